@@ -48,6 +48,7 @@ cmd_start() {
 		shared_buffers = 512MB
 		max_connections = 50
 		log_min_messages = warning
+		jit = off
 		lc_messages = 'C'
 		CONF
 	fi

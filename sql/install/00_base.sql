@@ -5,9 +5,11 @@
 
 COMMENT ON SCHEMA crm IS 'CRM logic: contact types, dedupe, scoring and access rules (extension crm)';
 
+-- STABLE, not IMMUTABLE: the library behind it changes with ALTER EXTENSION
+-- UPDATE, so its answer must never be folded into a stored plan or view.
 CREATE FUNCTION crm.version() RETURNS text
 	AS 'MODULE_PATHNAME', 'crm_version'
-	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.version() IS 'version of the loaded crm library';
 
 GRANT USAGE ON SCHEMA crm TO PUBLIC;
