@@ -39,9 +39,9 @@ for t in "${targets[@]}"; do
 	clang++ $CFLAGS "${objs[@]}" $libs -o "$BUILD/$t"
 	mkdir -p "$BUILD/corpus-$t" "test/fuzz/corpus/$t"
 	echo "== fuzzing $t for ${FUZZ_SECONDS}s" >&2
-	dict=(); [ -f "test/fuzz/$t.dict" ] && dict=(-dict="test/fuzz/$t.dict")
+	dict=(); [ -f "test/fuzz/$t.dict" ] && dict=(-dict="$PWD/test/fuzz/$t.dict")
 	if ! (cd "$BUILD" && "./$t" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
-			-artifact_prefix="$t-" ${dict[@]+"${dict[@]/#-dict=/-dict=../../../}"} \
+			-artifact_prefix="$t-" ${dict[@]+"${dict[@]}"} \
 			"corpus-$t" "../corpus/$t") 2>"$BUILD/$t.log"; then
 		tail -40 "$BUILD/$t.log" >&2
 		status=1
