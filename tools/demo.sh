@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's "run it" command: set everything up, start the local cluster,
+# create database crm_demo with the extension and the sample data, and show
+# what crm does with it.  The cluster keeps running afterwards so you can
+# explore; tools/pg.sh stop ends it.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+"$ROOT/tools/setup.sh"
+build_and_stage
+"$ROOT/tools/pg.sh" start
+
+psql() { "$PG_BINDIR/psql" -X -v ON_ERROR_STOP=1 -P pager=off "$@"; }
+psql -q -d postgres -c 'SET client_min_messages = warning' \
+	-c 'DROP DATABASE IF EXISTS crm_demo' -c 'CREATE DATABASE crm_demo'
+psql -q -d crm_demo -c 'CREATE EXTENSION crm CASCADE'
+
+# Each feature adds a section tools/demo/NN_name.sql; they run in order.
+for f in tools/demo/[0-9]*.sql; do
+	echo
+	echo "=================== $(sed -n '1s/^-- *//p' "$f")"
+	psql -d crm_demo -f "$f"
+done
+
+cat <<MSG
+
+The demo cluster is still running.
+  Connect:  tools/pg.sh psql                  (database crm_demo)
+       or:  eval "\$(tools/pg.sh env)"; psql -d crm_demo
+  Stop:     tools/pg.sh stop                  (tools/pg.sh destroy also deletes it)
+MSG
