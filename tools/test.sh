@@ -51,6 +51,28 @@ if [ ${#tap_files[@]} -gt 0 ]; then
 	passed=$((passed + t_ok)); failed=$((failed + t_bad))
 fi
 
+# Docs are part of the feature: every callable function, table, view and
+# type of schema crm must be named (as crm.NAME) somewhere in docs/.
+undocumented=$("$PG_BINDIR/psql" -X -At -d crm_tap -c "
+	SELECT DISTINCT p.proname FROM pg_proc p
+	 WHERE p.pronamespace = 'crm'::regnamespace AND p.proname NOT LIKE '\_%'
+	   AND p.prorettype <> 'trigger'::regtype
+	   AND NOT EXISTS (SELECT 1 FROM pg_type t WHERE p.oid IN (t.typinput, t.typoutput, t.typreceive, t.typsend))
+	   AND NOT EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprcode = p.oid)
+	   AND NOT EXISTS (SELECT 1 FROM pg_amproc a WHERE a.amproc = p.oid)
+	UNION SELECT relname FROM pg_class WHERE relnamespace = 'crm'::regnamespace AND relkind IN ('r', 'p', 'v', 'm')
+	UNION SELECT typname FROM pg_type WHERE typnamespace = 'crm'::regnamespace AND typtype IN ('b', 'd', 'e')" |
+	while read -r name; do
+		grep -rqE "crm\.$name([^a-z0-9_]|\$)" docs/ || echo "$name"
+	done)
+if [ -n "$undocumented" ]; then
+	echo "not ok - docs/ name every callable crm object; missing: $(echo $undocumented)"
+	failed=$((failed + 1))
+else
+	echo "ok - docs/ name every callable crm object"
+	passed=$((passed + 1))
+fi
+
 if [ "${VALGRIND:-0}" = 1 ]; then
 	"$ROOT/tools/pg.sh" stop
 	# An error block counts when any frame in it is in crm's library.
