@@ -75,9 +75,11 @@ fi
 
 if [ "${VALGRIND:-0}" = 1 ]; then
 	"$ROOT/tools/pg.sh" stop
-	# An error block counts when any frame in it is in crm's library.
-	vg_bad=$(awk '/^==[0-9]+== [A-Z].*(Invalid|uninitialised|Mismatched|overlap|Syscall param)/{inblock=1; hit=0; next}
-		inblock && /crm\.so|\/src\/[a-z_]+\.(c|cpp):/ {hit=1}
+	# An error block counts when any frame in it is in crm's library: a
+	# frame in crm.so, or one of our source files named with its line.
+	ours=$(cd src && ls *.c *.cpp 2>/dev/null | sed 's/\./\\./' | paste -sd'|')
+	vg_bad=$(awk -v ours="crm\\.so|[( ](${ours}):[0-9]+" '/^==[0-9]+== (Invalid|Conditional jump|Use of uninitialised|Mismatched|Source and destination overlap|Syscall param)/{inblock=1; hit=0; next}
+		inblock && $0 ~ ours {hit=1}
 		inblock && /^==[0-9]+== $/ {if (hit) n++; inblock=0}
 		END {print n+0}' "$PGBASE"/valgrind/*.log 2>/dev/null)
 	if [ "${vg_bad:-0}" -gt 0 ]; then
