@@ -61,7 +61,7 @@ undocumented=$("$PG_BINDIR/psql" -X -At -d crm_tap -c "
 	   AND NOT EXISTS (SELECT 1 FROM pg_operator o WHERE o.oprcode = p.oid)
 	   AND NOT EXISTS (SELECT 1 FROM pg_amproc a WHERE a.amproc = p.oid)
 	UNION SELECT relname FROM pg_class WHERE relnamespace = 'crm'::regnamespace AND relkind IN ('r', 'p', 'v', 'm')
-	UNION SELECT typname FROM pg_type WHERE typnamespace = 'crm'::regnamespace AND typtype IN ('b', 'd', 'e')" |
+	UNION SELECT typname FROM pg_type WHERE typnamespace = 'crm'::regnamespace AND typtype IN ('b', 'd', 'e') AND typcategory <> 'A'" |
 	while read -r name; do
 		grep -rqE "crm\.$name([^a-z0-9_]|\$)" docs/ || echo "$name"
 	done)
