@@ -25,6 +25,7 @@
 #include "utils/rel.h"
 
 #include "crm.h"
+#include "phone.h"
 
 PG_MODULE_MAGIC;
 
@@ -95,6 +96,12 @@ _PG_init(void)
 	 * this backend repeats the check and refuses again until fixed.
 	 */
 	CheckVersion();
+
+	/*
+	 * GUCs come after the check: if it fails, the next load runs _PG_init
+	 * again, and a second definition of the same GUC would be an error.
+	 */
+	crm_phone_init();
 }
 
 PG_FUNCTION_INFO_V1(crm_version);
