@@ -31,6 +31,9 @@ PG_CFLAGS += -Wno-ignored-optimization-argument -Wno-unknown-warning-option -Wno
 	-Wno-unused-command-line-argument
 endif
 PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict-aliasing
+ifneq (,$(findstring clang,$(CXX)))
+PG_CXXFLAGS += -Wno-unknown-warning-option -Wno-unused-command-line-argument
+endif
 SHLIB_LINK = -lphonenumber -licui18n -licuuc -licudata -lpsl -lstdc++
 
 # No LLVM bitcode: the C++ libphonenumber shim cannot be inlined by the JIT
