@@ -273,3 +273,15 @@ SELECT p.oid::regprocedure, p.provolatile, p.proisstrict, p.proparallel
   FROM pg_proc p
  WHERE p.pronamespace = 'crm'::regnamespace AND p.proname LIKE '%email%'
  ORDER BY p.proname, p.oid::regprocedure::text;
+
+-- Unicode local parts fold fully (ß = ss) and canonically (NFD then NFC).
+SELECT 'Straße@x.com'::crm.email = 'STRASSE@x.com'::crm.email AS sharp_s,
+       E'e\u0301@x.com'::crm.email = E'\u00c9@x.com'::crm.email AS composed,
+       E'\u00df\u0301@x.com'::crm.email = E'S\u015b@x.com'::crm.email AS fold_then_compose;
+-- A local part that folds past 64 bytes is its own canonical form.
+SELECT crm.email_canonical((repeat('ΐ', 32) || '@x.com')::crm.email)::text = repeat('ΐ', 32) || '@x.com' AS kept;
+
+-- Addresses typed in their key form store only the key.
+SELECT pg_column_size('ann@example.com'::crm.email) AS key_only,
+       pg_column_size('Ann@example.com'::crm.email) AS with_typed;
+SELECT 'ann@example.com'::crm.email::text, crm.email_local('ann@example.com'), crm.email_local('"a b"@x.com');

@@ -73,13 +73,33 @@ EmailDkey(const struct varlena *v, size_t *len)
 	return (const char *) EmailBytes(v) + EMAIL_HDRSZ + EmailBytes(v)[0];
 }
 
-static inline const char *
+/*
+ * The address as typed, as a palloc'd UTF-8 string.  When it was typed
+ * exactly as its key (lower case, ASCII domain: most addresses), only the
+ * key is stored and the typed form is rebuilt from it; a typed form can
+ * never be empty, so an empty remainder marks that case.
+ */
+static char *
 EmailTyped(const struct varlena *v, size_t *len)
 {
-	size_t		keys = EMAIL_HDRSZ + EmailBytes(v)[0] + EmailBytes(v)[1];
+	size_t		ll,
+				dl,
+				keys;
+	const char *l = EmailLkey(v, &ll);
+	const char *d = EmailDkey(v, &dl);
+	char	   *r;
 
+	keys = EMAIL_HDRSZ + ll + dl;
 	*len = VARSIZE_ANY_EXHDR(v) - keys;
-	return (const char *) EmailBytes(v) + keys;
+	if (*len > 0)
+		return pnstrdup((const char *) EmailBytes(v) + keys, *len);
+	*len = ll + 1 + dl;
+	r = palloc(*len + 1);
+	memcpy(r, l, ll);
+	r[ll] = '@';
+	memcpy(r + ll + 1, d, dl);
+	r[*len] = '\0';
+	return r;
 }
 
 /*
@@ -275,6 +295,12 @@ MakeEmail(const CrmEmailParsed *p)
 	Email	   *e = (Email *) palloc(size);
 	char	   *w = e->data;
 
+	/* Typed exactly as the key: store the key only (see EmailTyped). */
+	if (p->typed_len == p->lkey_len + 1 + p->dkey_len &&
+		memcmp(p->typed, p->lkey, p->lkey_len) == 0 &&
+		p->typed[p->lkey_len] == '@' &&
+		memcmp(p->typed + p->lkey_len + 1, p->dkey, p->dkey_len) == 0)
+		size -= p->typed_len;
 	SET_VARSIZE(e, size);
 	e->lkey_len = (uint8) p->lkey_len;
 	e->dkey_len = (uint8) p->dkey_len;
@@ -282,7 +308,7 @@ MakeEmail(const CrmEmailParsed *p)
 	w += p->lkey_len;
 	memcpy(w, p->dkey, p->dkey_len);
 	w += p->dkey_len;
-	memcpy(w, p->typed, p->typed_len);
+	memcpy(w, p->typed, size - (w - (char *) e));
 	return (struct varlena *) e;
 }
 
@@ -296,12 +322,15 @@ EmailFromCString(const char *s, size_t len, const char *shown)
 	return MakeEmail(p);
 }
 
-/* Text in the database encoding from UTF-8 octets. */
+/*
+ * Text in the database encoding from UTF-8 octets; returns s itself when it
+ * is already a terminated string in a UTF-8 database.
+ */
 static char *
-ToServer(const char *s, size_t len)
+ToServer(char *s, size_t len)
 {
 	if (GetDatabaseEncoding() == PG_UTF8)
-		return pnstrdup(s, len);
+		return s[len] == '\0' ? s : pnstrdup(s, len);
 	return pg_any_to_server(pnstrdup(s, len), (int) len, PG_UTF8);
 }
 
@@ -318,7 +347,7 @@ crm_email_out(PG_FUNCTION_ARGS)
 {
 	struct varlena *v = PG_GETARG_EMAIL_PP(0);
 	size_t		len;
-	const char *t = EmailTyped(v, &len);
+	char	   *t = EmailTyped(v, &len);
 
 	PG_RETURN_CSTRING(ToServer(t, len));
 }
@@ -339,7 +368,7 @@ crm_email_send(PG_FUNCTION_ARGS)
 {
 	struct varlena *v = PG_GETARG_EMAIL_PP(0);
 	size_t		len;
-	const char *t = EmailTyped(v, &len);
+	char	   *t = EmailTyped(v, &len);
 	char	   *s = ToServer(t, len);
 	StringInfoData buf;
 
@@ -362,7 +391,7 @@ crm_email_to_text(PG_FUNCTION_ARGS)
 {
 	struct varlena *v = PG_GETARG_EMAIL_PP(0);
 	size_t		len;
-	const char *t = EmailTyped(v, &len);
+	char	   *t = EmailTyped(v, &len);
 
 	PG_RETURN_TEXT_P(cstring_to_text(ToServer(t, len)));
 }
@@ -472,8 +501,8 @@ crm_email_local(PG_FUNCTION_ARGS)
 {
 	struct varlena *v = PG_GETARG_EMAIL_PP(0);
 	size_t		len;
-	const char *t = EmailTyped(v, &len);
-	const char *at = t + len;
+	char	   *t = EmailTyped(v, &len);
+	char	   *at = t + len;
 
 	/* The domain holds no @, so the last one ends the local part. */
 	while (at > t && at[-1] != '@')
@@ -547,8 +576,13 @@ crm_email_canonical(PG_FUNCTION_ARGS)
 	appendBinaryStringInfo(&s, local, (int) outl);
 	appendStringInfoChar(&s, '@');
 	appendBinaryStringInfo(&s, dom, (int) outd);
+
+	/*
+	 * Case folding can lengthen a local part past 64 octets; such an
+	 * address has no shorter spelling, so it is its own canonical form.
+	 */
 	if (crm_email_parse(s.data, s.len, p) != CRM_EMAIL_OK)
-		elog(ERROR, "canonical form of a valid address does not parse: \"%s\"", s.data);
+		PG_RETURN_EMAIL_P(PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(0)));
 	PG_RETURN_EMAIL_P(MakeEmail(p));
 }
 

@@ -212,8 +212,12 @@ FailChar(CrmEmailParsed *out, CrmEmailError e, size_t part_off, size_t part_len,
 }
 
 /*
- * NFC-normalize and case-fold UTF-8 text with ICU.  Returns false when the
- * result does not fit in cap octets or ICU fails.
+ * Case-fold UTF-8 text with ICU the way Unicode defines canonical caseless
+ * matching (D145: NFD, fold, NFD), composed to NFC at the end so keys stay
+ * short.  Folding can break normalization (U+00DF U+0301 folds to "ss" plus
+ * a mark that then composes with the second s), which is why the text is
+ * decomposed first and recomposed after.  Returns false when the result
+ * does not fit in cap octets or ICU fails.
  */
 static bool
 FoldUtf8(const char *s, size_t len, char *dst, size_t cap, size_t *dst_len)
@@ -224,21 +228,26 @@ FoldUtf8(const char *s, size_t len, char *dst, size_t cap, size_t *dst_len)
 				blen,
 				olen;
 	UErrorCode	err = U_ZERO_ERROR;
-	const UNormalizer2 *nfc;
+	const UNormalizer2 *nfd,
+			   *nfc;
 
 	u_strFromUTF8(a, FOLD_UNITS, &alen, s, (int32_t) len, &err);
 	if (U_FAILURE(err))
 		return false;
+	nfd = unorm2_getNFDInstance(&err);
 	nfc = unorm2_getNFCInstance(&err);
 	if (U_FAILURE(err))
 		return false;
-	blen = unorm2_normalize(nfc, a, alen, b, FOLD_UNITS, &err);
+	blen = unorm2_normalize(nfd, a, alen, b, FOLD_UNITS, &err);
 	if (U_FAILURE(err))
 		return false;
 	alen = u_strFoldCase(a, FOLD_UNITS, b, blen, U_FOLD_CASE_DEFAULT, &err);
 	if (U_FAILURE(err))
 		return false;
-	u_strToUTF8(dst, (int32_t) cap, &olen, a, alen, &err);
+	blen = unorm2_normalize(nfc, a, alen, b, FOLD_UNITS, &err);
+	if (U_FAILURE(err))
+		return false;
+	u_strToUTF8(dst, (int32_t) cap, &olen, b, blen, &err);
 	if (U_FAILURE(err) || err == U_STRING_NOT_TERMINATED_WARNING || olen < 0 ||
 		(size_t) olen > cap)
 		return false;

@@ -27,6 +27,11 @@ CREATE INDEX email_domains_domain_hash ON crm.email_domains USING hash (domain);
 
 SELECT pg_catalog.pg_extension_config_dump('crm.email_domains', 'WHERE NOT builtin');
 
+-- Everyone may classify addresses (the lookup functions run as the caller);
+-- changing the lists is for the owner and whoever the owner grants it to.
+REVOKE ALL ON crm.email_domains FROM PUBLIC;
+GRANT SELECT ON crm.email_domains TO PUBLIC;
+
 -- Rows added by admins may be typed as people type domains (upper case,
 -- Unicode, a leading @); store the form addresses are compared in.
 CREATE FUNCTION crm.email_domains_normalize() RETURNS trigger
