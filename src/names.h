@@ -1,0 +1,79 @@
+/*
+ * names.h
+ *	  Name, company, address, domain and postcode keys: the backend-free core.
+ *
+ * Everything declared here is plain C over malloc'd buffers, with no
+ * PostgreSQL headers, so the libFuzzer harnesses in test/fuzz/ link the same
+ * code the server runs.  Functions return a CrmKeyStatus; the SQL glue in
+ * names.c and keys.c turns a failure into an ereport.  Text in and out is
+ * UTF-8; invalid UTF-8 is read as U+FFFD, never trusted.
+ */
+#ifndef CRM_NAMES_H
+#define CRM_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Inputs longer than this are refused: no name or address is that long. */
+#define CRM_KEY_MAX_INPUT	(1024 * 1024)
+
+typedef enum CrmKeyStatus
+{
+	CRM_KEY_OK = 0,
+	CRM_KEY_NOMEM,				/* malloc failed */
+	CRM_KEY_TOOLONG,			/* input longer than CRM_KEY_MAX_INPUT */
+	CRM_KEY_ICU,				/* ICU refused (e.g. missing data) */
+	CRM_KEY_INVALID,			/* malformed input; see the reason given */
+	CRM_KEY_BADARG,				/* an unrecognized option (country code) */
+	CRM_KEY_PSL					/* libpsl has no built-in suffix list */
+} CrmKeyStatus;
+
+/* A growable, always NUL-terminated byte string on malloc. */
+typedef struct CrmBuf
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		failed;			/* an allocation failed: contents incomplete */
+} CrmBuf;
+
+extern void crm_buf_init(CrmBuf *b);
+extern void crm_buf_free(CrmBuf *b);
+extern void crm_buf_append(CrmBuf *b, const char *s, size_t n);
+extern void crm_buf_putc(CrmBuf *b, char c);
+
+/* name_fold.c */
+extern CrmKeyStatus crm_fold(const char *s, size_t len, CrmBuf *out);
+extern const char *crm_icu_error(void);
+
+/* name_parse.c */
+
+/* The parts of a personal name, as byte ranges of a caller's string. */
+typedef struct CrmNameParts
+{
+	CrmBuf		prefix;
+	CrmBuf		given;
+	CrmBuf		middle;
+	CrmBuf		family;
+	CrmBuf		suffix;
+} CrmNameParts;
+
+extern CrmKeyStatus crm_key_normalize_name(const char *s, size_t len, CrmBuf *out);
+extern CrmKeyStatus crm_key_name_parts(const char *s, size_t len, CrmNameParts *out);
+extern void crm_key_name_parts_free(CrmNameParts *p);
+extern CrmKeyStatus crm_key_given_name(const char *s, size_t len, CrmBuf *out);
+extern CrmKeyStatus crm_key_company(const char *s, size_t len, CrmBuf *out);
+extern CrmKeyStatus crm_key_address(const char *s, size_t len, CrmBuf *out);
+
+/* key_parse.c */
+extern CrmKeyStatus crm_key_domain(const char *s, size_t len, CrmBuf *out,
+								   bool *found);
+extern CrmKeyStatus crm_key_postcode(const char *s, size_t len,
+										   const char *country, size_t clen,
+										   CrmBuf *out, const char **detail,
+										   const char **hint);
+
+/* names.c: SQL glue only (needs the backend); raises for a failed status. */
+extern void crm_key_raise(CrmKeyStatus st, const char *what, size_t len);
+
+#endif							/* CRM_NAMES_H */
