@@ -155,8 +155,8 @@ SELECT crm.given_names_match('Al', r) AS al_matches, r
 SELECT crm.given_name_key('Al') AS al_key;
 
 -- The bundled list, and the dump filter that keeps only admins' rows.
-SELECT count(*) AS shipped_rows, count(DISTINCT name) AS formal_names FROM crm.nicknames WHERE shipped;
-SELECT c.relname, d.extcondition
+SELECT count(*) AS shipped_rows, count(DISTINCT name) AS formal_names FROM crm.nicknames WHERE builtin;
+SELECT c.relname, x.extcondition
   FROM pg_extension d, unnest(d.extconfig, d.extcondition) AS x(oid, extcondition)
   JOIN pg_class c ON c.oid = x.oid
  WHERE d.extname = 'crm' AND c.relname = 'nicknames';

@@ -20,13 +20,13 @@ CREATE FUNCTION crm.name_parts(name text,
 COMMENT ON FUNCTION crm.name_parts(text) IS
 	'split a personal name ("First Middle Last" or "Last, First") into prefix, given, middle, family and suffix';
 
--- Given names and their nicknames.  Rows with shipped = true come from the
--- bundled list (docs/licenses/nicknames.md); rows admins add have shipped =
+-- Given names and their nicknames.  Rows with builtin = true come from the
+-- bundled list (docs/licenses/nicknames.md); rows admins add have builtin =
 -- false and are the ones pg_dump keeps.
 CREATE TABLE crm.nicknames (
 	name text NOT NULL,
 	nickname text NOT NULL,
-	shipped boolean NOT NULL DEFAULT false,
+	builtin boolean NOT NULL DEFAULT false,
 	PRIMARY KEY (name, nickname),
 	CONSTRAINT nicknames_name_check CHECK (pg_catalog.length(name) BETWEEN 1 AND 60),
 	CONSTRAINT nicknames_nickname_check CHECK (pg_catalog.length(nickname) BETWEEN 1 AND 60)
@@ -35,15 +35,16 @@ COMMENT ON TABLE crm.nicknames IS
 	'given names (name) and nicknames or diminutives of them (nickname), read by crm.given_name_key and crm.given_names_match';
 COMMENT ON COLUMN crm.nicknames.name IS 'the formal given name, e.g. robert; any case and accents';
 COMMENT ON COLUMN crm.nicknames.nickname IS 'a nickname of it, e.g. bob';
-COMMENT ON COLUMN crm.nicknames.shipped IS 'true for rows installed with the extension; pg_dump keeps only rows where this is false';
-SELECT pg_catalog.pg_extension_config_dump('crm.nicknames', 'WHERE NOT shipped');
+COMMENT ON COLUMN crm.nicknames.builtin IS 'true for rows installed with the extension; pg_dump keeps only rows where this is false';
+SELECT pg_catalog.pg_extension_config_dump('crm.nicknames', 'WHERE NOT builtin');
 GRANT SELECT ON crm.nicknames TO PUBLIC;
 
 -- Each backend keeps crm.nicknames in memory; this trigger tells them all
--- (at commit) that their copy is stale.
+-- (at commit) that their copy is stale.  PARALLEL RESTRICTED: it queues a
+-- cache invalidation, which only the leader of a query may do.
 CREATE FUNCTION crm.nicknames_changed() RETURNS trigger
 	AS 'MODULE_PATHNAME', 'crm_nicknames_changed'
-	LANGUAGE C;
+	LANGUAGE C PARALLEL RESTRICTED;
 COMMENT ON FUNCTION crm.nicknames_changed() IS
 	'trigger on crm.nicknames: invalidate the per-backend nickname cache';
 CREATE TRIGGER nicknames_changed

@@ -7,7 +7,7 @@
 -- is the form: one row per formal name with its nicknames as an array.
 -- 2691 pairs, 1151 formal names.
 
-INSERT INTO crm.nicknames (name, nickname, shipped)
+INSERT INTO crm.nicknames (name, nickname, builtin)
 SELECT v.name, n.nickname, true
   FROM (VALUES
 	('aaron', '{erin,ron,ronnie}'),
