@@ -252,7 +252,10 @@ INSERT INTO crm.email_domains (domain, kind) VALUES ('example', 'free');
 ROLLBACK TO s;
 INSERT INTO crm.email_domains (domain, kind) VALUES ('example.com', 'spam');
 ROLLBACK;
-SELECT array_length(extconfig, 1), extcondition FROM pg_extension WHERE extname = 'crm';
+SELECT c.relname, x.cond
+  FROM pg_extension e, unnest(e.extconfig, e.extcondition) AS x(reloid, cond)
+  JOIN pg_class c ON c.oid = x.reloid
+ WHERE e.extname = 'crm' AND c.relname = 'email_domains';
 
 SELECT v, crm.email_from_display(v)
   FROM (VALUES ('"Ann Lee" <ann@example.com>'), ('Ann Lee <Ann@Example.com>'),
