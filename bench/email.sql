@@ -45,3 +45,9 @@ SELECT bench.note('crm.email stored size per value',
 	(SELECT round(avg(pg_column_size(e)), 1) FROM bench_email_a), 'bytes');
 SELECT bench.note('text (lower) stored size per value',
 	(SELECT round(avg(pg_column_size(e)), 1) FROM bench_text_a), 'bytes');
+
+-- Domain-list lookups (per-session hash table), against parsing alone.
+SELECT bench.compare('crm.email_is_free(crm.email(t))',
+	$q$SELECT count(*) FILTER (WHERE crm.email_is_free(crm.email(t))) FROM bench_email_src$q$,
+	'crm.email(t) alone',
+	$q$SELECT count(*) FILTER (WHERE crm.email(t) IS NOT NULL) FROM bench_email_src$q$);

@@ -288,3 +288,16 @@ SELECT crm.email_canonical((repeat('ΐ', 32) || '@x.com')::crm.email)::text = re
 SELECT pg_column_size('ann@example.com'::crm.email) AS key_only,
        pg_column_size('Ann@example.com'::crm.email) AS with_typed;
 SELECT 'ann@example.com'::crm.email::text, crm.email_local('ann@example.com'), crm.email_local('"a b"@x.com');
+
+-- Lookups use a per-session copy of crm.email_domains that follows changes:
+-- at once within the transaction, and back again after a rollback.
+SELECT crm.email_is_free('ann@gmail.com') AS before;
+BEGIN;
+TRUNCATE crm.email_domains;
+SELECT crm.email_is_free('ann@gmail.com') AS after_truncate;
+INSERT INTO crm.email_domains (domain, kind) VALUES ('gmail.com', 'disposable');
+SELECT crm.email_is_disposable('ann@gmail.com') AS after_insert;
+DELETE FROM crm.email_domains;
+SELECT crm.email_domain_kind('ann@gmail.com') AS after_delete;
+ROLLBACK;
+SELECT crm.email_is_free('ann@gmail.com') AS after_rollback, count(*) > 12000 AS all_rows_back FROM crm.email_domains;

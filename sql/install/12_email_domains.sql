@@ -22,8 +22,6 @@ COMMENT ON COLUMN crm.email_domains.kind IS 'free (webmail provider), disposable
 COMMENT ON COLUMN crm.email_domains.builtin IS 'true for rows shipped with the extension; only rows with false are dumped';
 COMMENT ON COLUMN crm.email_domains.source IS 'where the row came from';
 
--- Constant-time lookups for the = ANY(...) probe in crm.email_domain_kind().
-CREATE INDEX email_domains_domain_hash ON crm.email_domains USING hash (domain);
 
 SELECT pg_catalog.pg_extension_config_dump('crm.email_domains', 'WHERE NOT builtin');
 
@@ -70,26 +68,33 @@ BEGIN
 END
 $$;
 
+-- Lookups use a per-backend hash table copied from crm.email_domains
+-- (src/email_domains.c); this trigger tells every backend to drop its copy
+-- when the table changes.
+CREATE FUNCTION crm.email_domains_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'crm_email_domains_changed'
+	LANGUAGE C PARALLEL RESTRICTED;
+COMMENT ON FUNCTION crm.email_domains_changed() IS 'trigger: makes every session reload its copy of crm.email_domains';
+
+CREATE TRIGGER email_domains_changed
+	AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.email_domains
+	FOR EACH STATEMENT
+	EXECUTE FUNCTION crm.email_domains_changed();
+
 -- STABLE, not IMMUTABLE: the answer changes when crm.email_domains does.
 CREATE FUNCTION crm.email_domain_kind(crm.email) RETURNS text
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT d.kind
-	  FROM crm.email_domains d
-	 WHERE d.domain = ANY (crm.email_domain_suffixes($1))
-	 ORDER BY pg_catalog.length(d.domain) DESC, d.builtin
-	 LIMIT 1;
-END;
+	AS 'MODULE_PATHNAME', 'crm_email_domain_kind'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.email_domain_kind(crm.email) IS 'kind of the most specific crm.email_domains entry for the address''s domain (free, disposable, ordinary), or NULL';
 
 -- STABLE: reads crm.email_domains.
 CREATE FUNCTION crm.email_is_free(crm.email) RETURNS boolean
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
-	RETURN COALESCE(crm.email_domain_kind($1) = 'free', false);
+	AS 'MODULE_PATHNAME', 'crm_email_is_free'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.email_is_free(crm.email) IS 'true when the domain is a free webmail provider (gmail.com, gmx.de, ...)';
 
 -- STABLE: reads crm.email_domains.
 CREATE FUNCTION crm.email_is_disposable(crm.email) RETURNS boolean
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
-	RETURN COALESCE(crm.email_domain_kind($1) = 'disposable', false);
+	AS 'MODULE_PATHNAME', 'crm_email_is_disposable'
+	LANGUAGE C STABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.email_is_disposable(crm.email) IS 'true when the domain or a parent domain is a disposable (throw-away) inbox provider';
