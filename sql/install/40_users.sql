@@ -207,9 +207,11 @@ REVOKE ALL ON FUNCTION crm.add_user(name, text, name, text) FROM PUBLIC;
 -- Row stamps shared by every CRM table: updated_at on each change and
 -- updated_by always the logged-in CRM user, whatever the client sent, so
 -- neither can be forged.  created_at keeps a supplied value (imports carry
--- their history) and defaults to now().
+-- their history) and defaults to now().  No SET search_path: it runs for
+-- every written row, names nothing unqualified, and a SET would cost a GUC
+-- save and restore per row.
 CREATE FUNCTION crm._stamp() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql
 AS $$
 BEGIN
 	IF TG_OP = 'UPDATE' THEN

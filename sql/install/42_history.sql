@@ -72,7 +72,7 @@ COMMENT ON TABLE crm.contact_addresses IS 'every postal address a contact has ha
 -- contacts -> history.  Runs with the caller's rights: whoever may change
 -- the contact may write its history (part 45).
 CREATE FUNCTION crm._contacts_history() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SET search_path = crm, pg_catalog, pg_temp
 AS $$
 BEGIN
 	-- Statement triggers fire for zero rows too; stop the chain there.
@@ -143,7 +143,7 @@ CREATE TRIGGER history_update AFTER UPDATE ON crm.contacts
 -- A contact whose values are all closed or bounced keeps its last value
 -- (it is still the best we know); record health reports it as unverified.
 CREATE FUNCTION crm._history_current() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SET search_path = crm, pg_catalog, pg_temp
 AS $$
 BEGIN
 	IF NOT EXISTS (SELECT 1 FROM crm_new) THEN

@@ -102,7 +102,7 @@ ALTER TABLE crm.shares ADD FOREIGN KEY (deal_id) REFERENCES crm.deals ON DELETE 
 -- closes it (closed_at = now() unless given), moving back to an open stage
 -- reopens it.
 CREATE FUNCTION crm._deal_status() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql SET search_path = crm, pg_catalog, pg_temp
 AS $$
 DECLARE
 	v_outcome text;
