@@ -283,15 +283,17 @@ CREATE POLICY sales_update ON crm.contacts FOR UPDATE TO crm_manager, crm_rep
 				OR id = ANY ((SELECT crm.shared_contact_ids(true))::bigint[]));
 CREATE POLICY sales_delete ON crm.contacts FOR DELETE TO crm_manager, crm_rep
 	USING (owner_id = ANY ((SELECT crm.visible_owner_ids())::bigint[]));
--- Marketing works the pre-sales stages and may hand a lead on to sales
--- (mql -> sql); after that the contact leaves its view.
+-- Marketing works the pre-sales stages.  PostgreSQL also checks an updated
+-- row against the SELECT policies, so marketing cannot move a contact out
+-- of its own view; the hand-off to sales (mql -> sql) is done by the lead
+-- scoring hand-off or by sales and admins.
 CREATE POLICY marketing_select ON crm.contacts FOR SELECT TO crm_marketing
 	USING (lifecycle_stage IN ('subscriber', 'lead', 'mql') AND (SELECT crm.current_user_id()) IS NOT NULL);
 CREATE POLICY marketing_insert ON crm.contacts FOR INSERT TO crm_marketing
 	WITH CHECK (lifecycle_stage IN ('subscriber', 'lead', 'mql') AND (SELECT crm.current_user_id()) IS NOT NULL);
 CREATE POLICY marketing_update ON crm.contacts FOR UPDATE TO crm_marketing
 	USING (lifecycle_stage IN ('subscriber', 'lead', 'mql') AND (SELECT crm.current_user_id()) IS NOT NULL)
-	WITH CHECK (lifecycle_stage IN ('subscriber', 'lead', 'mql', 'sql'));
+	WITH CHECK (lifecycle_stage IN ('subscriber', 'lead', 'mql'));
 CREATE POLICY support_select ON crm.contacts FOR SELECT TO crm_support
 	USING (account_id = ANY ((SELECT crm.customer_account_ids())::bigint[])
 		   OR (lifecycle_stage IN ('customer', 'evangelist') AND (SELECT crm.current_user_id()) IS NOT NULL));
@@ -399,3 +401,20 @@ CREATE POLICY support_insert ON crm.activities FOR INSERT TO crm_support
 CREATE POLICY support_update ON crm.activities FOR UPDATE TO crm_support
 	USING (ticket_id IS NOT NULL AND (SELECT crm.current_user_id()) IS NOT NULL)
 	WITH CHECK (ticket_id IS NOT NULL);
+
+-- The email domain lists (part 12) are configuration like any other:
+-- everyone may read them (crm.email_is_free() and friends read the table
+-- with the caller's rights), CRM admins add, change and remove their own
+-- rows; the shipped rows (builtin) belong to extension upgrades.
+GRANT SELECT ON crm.email_domains TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON crm.email_domains TO crm_admin;
+ALTER TABLE crm.email_domains ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.email_domains FORCE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON crm.email_domains FOR SELECT TO PUBLIC USING (true);
+CREATE POLICY admin_insert ON crm.email_domains FOR INSERT TO crm_admin
+	WITH CHECK (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
+CREATE POLICY admin_update ON crm.email_domains FOR UPDATE TO crm_admin
+	USING (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin')
+	WITH CHECK (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
+CREATE POLICY admin_delete ON crm.email_domains FOR DELETE TO crm_admin
+	USING (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');

@@ -104,3 +104,21 @@ SELECT pg_catalog.pg_extension_config_dump('crm.tickets', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.activities', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.tasks', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.audit_log', '');
+
+-- ... and the identity sequences behind their keys, so a restored database
+-- continues numbering where the dumped one stopped.
+DO $seqs$
+DECLARE
+	s text;
+BEGIN
+	FOR s IN
+		SELECT pg_catalog.pg_get_serial_sequence(pg_catalog.format('crm.%I', c.relname), a.attname)
+		  FROM pg_catalog.pg_class c
+		  JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid
+		 WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'r' AND a.attidentity <> ''
+		 ORDER BY 1
+	LOOP
+		PERFORM pg_catalog.pg_extension_config_dump(s, '');
+	END LOOP;
+END
+$seqs$;
