@@ -3,7 +3,7 @@
 -- SET ROLE into a group role.
 BEGIN;
 \ir fixtures/model.sql
-SELECT plan(24);
+SELECT plan(27);
 GRANT pg_write_server_files, pg_read_server_files TO regress_rep1;
 SELECT format('/tmp/crm_copy_%s.csv', pg_backend_pid()) AS copyfile \gset
 
@@ -84,6 +84,11 @@ SET ROLE regress_rep1;
 SELECT is(crm.email_is_free('someone@gmail.com'), true, 'a rep can use the email domain lists');
 SELECT throws_ok($$INSERT INTO crm.email_domains (domain, kind) VALUES ('x.example', 'free')$$, '42501', NULL,
 	'but not change them');
+SELECT throws_ok($$DELETE FROM crm.nicknames$$, '42501', NULL, 'nor the nickname list');
+RESET ROLE;
+SET ROLE regress_admin;
+SELECT lives_ok($$INSERT INTO crm.nicknames (name, nickname) VALUES ('robert', 'robbo')$$, 'an admin extends the nickname list');
+SELECT is(pg_temp.affected($$DELETE FROM crm.nicknames WHERE builtin$$), 0::bigint, 'but cannot remove shipped rows');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -402,19 +402,31 @@ CREATE POLICY support_update ON crm.activities FOR UPDATE TO crm_support
 	USING (ticket_id IS NOT NULL AND (SELECT crm.current_user_id()) IS NOT NULL)
 	WITH CHECK (ticket_id IS NOT NULL);
 
--- The email domain lists (part 12) are configuration like any other:
--- everyone may read them (crm.email_is_free() and friends read the table
--- with the caller's rights), CRM admins add, change and remove their own
--- rows; the shipped rows (builtin) belong to extension upgrades.
-GRANT SELECT ON crm.email_domains TO PUBLIC;
-GRANT INSERT, UPDATE, DELETE ON crm.email_domains TO crm_admin;
-ALTER TABLE crm.email_domains ENABLE ROW LEVEL SECURITY;
-ALTER TABLE crm.email_domains FORCE ROW LEVEL SECURITY;
-CREATE POLICY read_all ON crm.email_domains FOR SELECT TO PUBLIC USING (true);
-CREATE POLICY admin_insert ON crm.email_domains FOR INSERT TO crm_admin
-	WITH CHECK (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
-CREATE POLICY admin_update ON crm.email_domains FOR UPDATE TO crm_admin
-	USING (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin')
-	WITH CHECK (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
-CREATE POLICY admin_delete ON crm.email_domains FOR DELETE TO crm_admin
-	USING (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
+-- Lookup lists of other parts (crm.email_domains, part 12; crm.nicknames,
+-- part 30) are configuration like any other: everyone may read them (the
+-- functions that use them read with the caller's rights), CRM admins add,
+-- change and remove their own rows; the shipped rows (builtin) belong to
+-- extension upgrades.
+DO $config$
+DECLARE
+	t text;
+BEGIN
+	FOREACH t IN ARRAY ARRAY['email_domains', 'nicknames']
+	LOOP
+		EXECUTE pg_catalog.format($p$
+			GRANT SELECT ON crm.%1$I TO PUBLIC;
+			GRANT INSERT, UPDATE, DELETE ON crm.%1$I TO crm_admin;
+			ALTER TABLE crm.%1$I ENABLE ROW LEVEL SECURITY;
+			ALTER TABLE crm.%1$I FORCE ROW LEVEL SECURITY;
+			CREATE POLICY read_all ON crm.%1$I FOR SELECT TO PUBLIC USING (true);
+			CREATE POLICY admin_insert ON crm.%1$I FOR INSERT TO crm_admin
+				WITH CHECK (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
+			CREATE POLICY admin_update ON crm.%1$I FOR UPDATE TO crm_admin
+				USING (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin')
+				WITH CHECK (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
+			CREATE POLICY admin_delete ON crm.%1$I FOR DELETE TO crm_admin
+				USING (NOT builtin AND (SELECT crm.current_crm_role()) = 'admin');
+			$p$, t);
+	END LOOP;
+END
+$config$;
