@@ -34,7 +34,7 @@ PG_CXXFLAGS = -std=c++17 -Wall -Wextra -Werror -Wno-unused-parameter -fno-strict
 ifneq (,$(findstring clang,$(CXX)))
 PG_CXXFLAGS += -Wno-unknown-warning-option -Wno-unused-command-line-argument
 endif
-SHLIB_LINK = -lphonenumber -licui18n -licuuc -licudata -lpsl -lstdc++
+SHLIB_LINK = -lphonenumber -lprotobuf -licui18n -licuuc -licudata -lpsl -lstdc++
 
 # No LLVM bitcode: the C++ libphonenumber shim cannot be inlined by the JIT
 # anyway, and this keeps the build free of a clang/llvm-lto dependency.

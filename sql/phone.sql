@@ -42,6 +42,13 @@ SELECT '+61 2 9876 5432'::crm.phone;
 SELECT '+91 98765 43210'::crm.phone;
 SELECT '+55 11 91234-5678'::crm.phone;
 SELECT '+1 415 555 2671 ext. 123456789'::crm.phone;
+-- A national prefix written after the country code is dropped, with or
+-- without spaces; Italian numbers keep their leading 0.
+SELECT '+49 030 901820'::crm.phone;
+SELECT '+49030901820'::crm.phone;
+SELECT '+44 (0)20 7946 0958'::crm.phone;
+SELECT '+4402079460958'::crm.phone;
+SELECT '+390612345678'::crm.phone;
 
 -- What is refused, and why: one literal per line.
 SELECT ''::crm.phone;
@@ -207,6 +214,13 @@ SELECT count(*) AS copied,
 FROM phone_copy;
 SELECT p FROM phone_copy WHERE crm.phone_extension(p) IS NOT NULL;
 
+-- Every value reads back to itself from its text form (dump and restore).
+SELECT count(*) AS same FROM phone_copy WHERE p::text::crm.phone = p;
+SET crm.phone_validation = possible;
+SELECT p, p::text::crm.phone = p AS same
+FROM unnest('{+610490958,+490958,+39000000,+5214420790958,+14150552671;ext=007}'::crm.phone[]) p;
+RESET crm.phone_validation;
+
 -- Binary input is checked like text input.  Each file: COPY header, one
 -- row of one 16-byte field (country code, leading zeros, extension digits,
 -- national number, extension), trailer.
@@ -241,6 +255,11 @@ SELECT p FROM phone_copy WHERE p = '+14155552671;ext=12';
 -- well formed, but not a valid number (+1 415 055 2671)
 \copy (SELECT pg_temp.phone_copy_file('0001' || '00' || '00' || '00000000f764685f' || '00000000')) TO PROGRAM 'base64 -d > test/regress/phone_bad.bin'
 \copy phone_copy FROM 'test/regress/phone_bad.bin' WITH (FORMAT binary)
+-- +49 030901820: possible, but its text form reads as +49 30901820
+SET crm.phone_validation = possible;
+\copy (SELECT pg_temp.phone_copy_file('0031' || '01' || '00' || '0000000001d7863c' || '00000000')) TO PROGRAM 'base64 -d > test/regress/phone_bad.bin'
+\copy phone_copy FROM 'test/regress/phone_bad.bin' WITH (FORMAT binary)
+RESET crm.phone_validation;
 -- 15 bytes instead of 16
 \copy (SELECT pg_temp.phone_copy_file('0001' || '00' || '00' || '00000000f7b0b39f' || '000000')) TO PROGRAM 'base64 -d > test/regress/phone_bad.bin'
 \copy phone_copy FROM 'test/regress/phone_bad.bin' WITH (FORMAT binary)

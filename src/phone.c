@@ -220,6 +220,8 @@ ProblemDetail(CrmPnStatus st, const CrmPhone *num)
 			return psprintf("The number is not a valid number for %s.", cc);
 		case CRM_PN_EXTENSION_TOO_LONG:
 			return psprintf("The extension has more than %d digits.", CRM_PN_MAX_EXT_DIGITS);
+		case CRM_PN_UNSTABLE:
+			return pstrdup("The number reads as another number when written in E.164 form.");
 		case CRM_PN_CORRUPT:
 			return pstrdup("The binary value has fields out of range.");
 		case CRM_PN_OK:
@@ -259,6 +261,8 @@ ProblemHint(CrmPnStatus st)
 			return "Check the digits and the country code. If the number is in a range newer than libphonenumber, set crm.phone_validation to possible.";
 		case CRM_PN_EXTENSION_TOO_LONG:
 			return "Store longer extensions in a separate column.";
+		case CRM_PN_UNSTABLE:
+			return "Check the digits after the country code; a national prefix such as 0 does not belong there.";
 		default:
 			return NULL;
 	}

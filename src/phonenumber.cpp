@@ -12,6 +12,8 @@
  *
  * The rules added on top of libphonenumber's Parse() are few and each is
  * here because a type input must be stricter than a text scanner:
+ *	- text in exact E.164 form (the type's output) is read digit for digit,
+ *	  so every stored value reads back to itself (see ReadStrictE164);
  *	- letters before the number are refused ("call 415 555 2671" would
  *	  otherwise be read as a number); an RFC 3966 "tel:" prefix is allowed;
  *	- a number written with the "00" international prefix is read as if 00
@@ -64,6 +66,9 @@ struct Scratch
 	std::string retry;
 	std::string region;
 	std::string work;
+	std::string cc_region;
+	std::string prefix;
+	std::string e164;
 	PhoneNumber number;
 };
 
@@ -431,6 +436,140 @@ FromMatch(PhoneNumberUtil::MatchType m)
 	}
 }
 
+/*
+ * Could libphonenumber read "+<cc><national number>" as something else?
+ * Parse() strips a national prefix from the national number when what
+ * remains is still a possible number, so a number whose national digits
+ * begin with zeros or with its country's national prefix ("8" in Russia)
+ * is read back differently by the library than digit for digit.
+ */
+bool
+MayLoseNationalPrefix(const CrmPnNumber *num)
+{
+	const PhoneNumberUtil &util = Util();
+	std::string &region = Buffers().cc_region;
+	std::string &prefix = Buffers().prefix;
+	char		nsn[CRM_PN_MAX_NSN_DIGITS + 24];
+	char	   *end;
+
+	if (num->leading_zeros > 0)
+		return true;
+	region.clear();
+	util.GetRegionCodeForCountryCode(num->country_code, &region);
+	prefix.clear();
+	util.GetNddPrefixForRegion(region, true, &prefix);
+	if (prefix.empty())
+		return false;
+	end = PutDigits(nsn, num->national, 0, 1);
+	return static_cast<size_t>(end - nsn) >= prefix.size() &&
+		memcmp(nsn, prefix.data(), prefix.size()) == 0;
+}
+
+/*
+ * Make a parsed number one that reads back to itself: while the library
+ * would read its E.164 form as another number, take that number (checked
+ * again).  Only numbers MayLoseNationalPrefix() flags are re-read, so the
+ * common case costs nothing.
+ */
+CrmPnStatus
+Stabilize(CrmPnNumber *num, CrmPnValidation mode)
+{
+	char		buf[CRM_PN_FORMAT_BUFSIZE];
+	std::string &text = Buffers().e164;
+	PhoneNumber &n = Buffers().number;
+	CrmPnNumber again;
+	CrmPnStatus st;
+
+	for (int i = 0; i < 3; i++)
+	{
+		if (!MayLoseNationalPrefix(num))
+			return CRM_PN_OK;
+		WriteE164(num, buf, true);
+		text.assign(buf);
+		if (Util().Parse(text, kUnknownRegion, &n) != PhoneNumberUtil::NO_PARSING_ERROR)
+			return CRM_PN_UNSTABLE;
+		st = ToCompact(n, &again);
+		if (st != CRM_PN_OK)
+			return st;
+		if (memcmp(&again, num, sizeof(again)) == 0)
+			return CRM_PN_OK;
+		st = Validate(n, mode);
+		if (st != CRM_PN_OK)
+			return st;
+		*num = again;
+	}
+	return CRM_PN_UNSTABLE;
+}
+
+/*
+ * Read text that is exactly E.164 ("+" and digits, optionally ";ext=" and
+ * digits; the type's own output) digit for digit into *out: the country
+ * code is the one prefix of 1 to 3 digits that is assigned (assigned codes
+ * are prefix-free), the rest is the national number with its leading zeros
+ * counted as libphonenumber counts them.  Returns false when the text is
+ * not of that form or does not fit; the caller then uses the full parser.
+ *
+ * This is what makes output read back to the same value: libphonenumber's
+ * Parse() may strip a national prefix from "+<cc>0...", so its result,
+ * printed and parsed again, can differ from itself.  It also spares
+ * COPY and restore of stored numbers the cost of the full parser.
+ */
+bool
+ReadStrictE164(const char *text, size_t len, CrmPnNumber *out)
+{
+	const PhoneNumberUtil &util = Util();
+	std::string &region = Buffers().cc_region;
+	size_t		i;
+	size_t		nsn_start;
+	size_t		nsn_end;
+	size_t		zeros;
+	int			cc = 0;
+	uint64_t	national = 0;
+
+	if (len < 4 || text[0] != '+')
+		return false;
+	for (nsn_end = 1; nsn_end < len && text[nsn_end] >= '0' && text[nsn_end] <= '9'; nsn_end++)
+		;
+	/* Find the country code. */
+	for (i = 1; i <= 3 && i < nsn_end; i++)
+	{
+		cc = cc * 10 + (text[i] - '0');
+		if (cc == 0)
+			return false;
+		region.clear();
+		util.GetRegionCodeForCountryCode(cc, &region);
+		if (region != kUnknownRegion)
+			break;
+	}
+	if (i > 3 || i >= nsn_end)
+		return false;
+	nsn_start = i + 1;
+	if (nsn_end - nsn_start < 2 || nsn_end - nsn_start > CRM_PN_MAX_NSN_DIGITS)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->country_code = static_cast<uint16_t>(cc);
+	for (zeros = 0; nsn_start + zeros < nsn_end - 1 && text[nsn_start + zeros] == '0'; zeros++)
+		;
+	out->leading_zeros = static_cast<uint8_t>(zeros);
+	for (i = nsn_start; i < nsn_end; i++)
+		national = national * 10 + static_cast<uint64_t>(text[i] - '0');
+	out->national = national;
+	if (nsn_end == len)
+		return true;
+	/* ";ext=" and 1 to CRM_PN_MAX_EXT_DIGITS digits, nothing else */
+	if (len - nsn_end < 6 || memcmp(text + nsn_end, ";ext=", 5) != 0 ||
+		len - nsn_end - 5 > CRM_PN_MAX_EXT_DIGITS)
+		return false;
+	for (i = nsn_end + 5; i < len; i++)
+	{
+		if (text[i] < '0' || text[i] > '9')
+			return false;
+		out->extension = out->extension * 10 + static_cast<uint32_t>(text[i] - '0');
+	}
+	out->ext_digits = static_cast<uint8_t>(len - nsn_end - 5);
+	return true;
+}
+
 /* Parse once, for crm_pn_parse: the region, the text as given. */
 CrmPnStatus
 ParseOnce(const std::string &text, const std::string &region, bool plus,
@@ -446,6 +585,8 @@ ParseOnce(const std::string &text, const std::string &region, bool plus,
 		return FromParseError(err, region != kUnknownRegion, plus);
 	ext = ToCompact(n, out);
 	st = Validate(n, mode);
+	if (st == CRM_PN_OK)
+		st = Stabilize(out, mode);
 	return st != CRM_PN_OK ? st : ext;
 }
 
@@ -462,6 +603,11 @@ crm_pn_parse(const char *text, size_t len, const char *region,
 		bool		plus = false;
 		CrmPnStatus st;
 
+		memset(out, 0, sizeof(*out));
+		if (len <= CRM_PN_MAX_INPUT && ReadStrictE164(text, len, out) &&
+			!MayLoseNationalPrefix(out) &&
+			Validate(FromCompact(out), mode) == CRM_PN_OK)
+			return CRM_PN_OK;
 		memset(out, 0, sizeof(*out));
 		st = PreCheck(text, len, &start, &plus);
 		if (st != CRM_PN_OK)
@@ -491,13 +637,23 @@ crm_pn_check(const CrmPnNumber *num, CrmPnValidation mode)
 	try
 	{
 		std::string region;
+		CrmPnNumber copy;
+		CrmPnStatus st;
 
 		if (!Canonical(num))
 			return CRM_PN_CORRUPT;
 		Util().GetRegionCodeForCountryCode(num->country_code, &region);
 		if (region == kUnknownRegion)
 			return CRM_PN_INVALID_COUNTRY_CODE;
-		return Validate(FromCompact(num), mode);
+		st = Validate(FromCompact(num), mode);
+		if (st != CRM_PN_OK)
+			return st;
+		/* Only values text input can produce: they survive dump and restore. */
+		copy = *num;
+		st = Stabilize(&copy, mode);
+		if (st == CRM_PN_OK && memcmp(&copy, num, sizeof(copy)) != 0)
+			st = CRM_PN_UNSTABLE;
+		return st;
 	}
 	catch (const std::bad_alloc &)
 	{

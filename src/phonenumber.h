@@ -68,6 +68,7 @@ typedef enum CrmPnStatus
 	CRM_PN_LOCAL_ONLY,			/* dialable only inside its area */
 	CRM_PN_NOT_VALID,			/* right length, but not a valid number */
 	CRM_PN_EXTENSION_TOO_LONG,	/* extension over CRM_PN_MAX_EXT_DIGITS */
+	CRM_PN_UNSTABLE,			/* its E.164 form reads as another number */
 	CRM_PN_CORRUPT,				/* a CrmPnNumber with impossible fields */
 	CRM_PN_NO_MEMORY,			/* std::bad_alloc inside the library */
 	CRM_PN_INTERNAL				/* any other exception: cannot happen */
