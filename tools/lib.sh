@@ -60,6 +60,6 @@ build_and_stage() {
 	rm -f "$STAGE$sys_lib"/crm.so "$STAGE$sys_share"/extension/crm[.-]*
 	make -C "$ROOT" -s PG_CONFIG="$PG_CONFIG" install DESTDIR="$STAGE" >/dev/null \
 		|| die "install into $STAGE failed"
-	chmod -R a+rX "$PGBASE"
+	chmod -R a+rX "$STAGE"; chmod a+x "$PGBASE"
 }
 STAGE_BINDIR=$STAGE$PG_BINDIR
