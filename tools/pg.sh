@@ -52,6 +52,7 @@ cmd_start() {
 		lc_messages = 'C'
 		CONF
 	fi
+	as_pg chmod 700 "$PGDATA_DIR"
 	as_pg mkdir -p "$PGSOCK_DIR"
 	local listen="''"
 	[ $tcp = yes ] && listen=127.0.0.1
