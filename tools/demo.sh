@@ -14,7 +14,8 @@ build_and_stage
 psql() { "$PG_BINDIR/psql" -X -v ON_ERROR_STOP=1 -P pager=off "$@"; }
 psql -q -d postgres -c 'SET client_min_messages = warning' \
 	-c 'DROP DATABASE IF EXISTS crm_demo' -c 'CREATE DATABASE crm_demo'
-psql -q -d crm_demo -c 'CREATE EXTENSION crm CASCADE'
+psql -q -d crm_demo -c 'CREATE EXTENSION crm CASCADE' \
+	-c 'ALTER DATABASE crm_demo SET search_path = "$user", public, crm'
 
 # Each feature adds a section tools/demo/NN_name.sql; they run in order.
 for f in tools/demo/[0-9]*.sql; do
