@@ -6,6 +6,8 @@
 -- ways, by statement-level triggers (one pass per statement, not per row):
 --   * a changed contacts.email (phone, address) closes the old value's row
 --     (valid_to = now()) and opens one for the new value;
+--     (only for a direct change: when the history below moved the current
+--     value, nothing is closed);
 --   * a new, bounced or closed row in the history makes the contact's
 --     current value the newest valid one: open (valid_to IS NULL), not
 --     bounced, latest valid_from.  Her email changed three times this year,
@@ -92,8 +94,14 @@ BEGIN
 		RETURN NULL;
 	END IF;
 
-	-- UPDATE: only contacts whose value really changed.  The new value is
-	-- recorded before the old one is closed, so the history -> contacts
+	-- UPDATE: only contacts whose value really changed.  When the change
+	-- comes from the history itself (crm._history_current, one trigger
+	-- level deeper) the value is already recorded and the older ones stay
+	-- valid: a second address does not end the first.
+	IF pg_catalog.pg_trigger_depth() > 1 THEN
+		RETURN NULL;
+	END IF;
+	-- The new value is recorded before the old one is closed, so the history -> contacts
 	-- trigger never sees a moment without the new value.
 	INSERT INTO crm.contact_emails (contact_id, email, source, verified_at)
 	SELECT n.id, n.email, n.email_source, n.email_verified_at
