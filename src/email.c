@@ -52,53 +52,35 @@ PG_FUNCTION_INFO_V1(crm_email_from_display);
 PG_FUNCTION_INFO_V1(crm_try_email);
 PG_FUNCTION_INFO_V1(crm_email_problem);
 
-/* Accessors over a (possibly short-header) varlena holding an Email. */
-static inline const uint8 *
-EmailBytes(const struct varlena *v)
-{
-	return (const uint8 *) VARDATA_ANY(v);
-}
-
-static inline const char *
-EmailLkey(const struct varlena *v, size_t *len)
-{
-	*len = EmailBytes(v)[0];
-	return (const char *) EmailBytes(v) + EMAIL_HDRSZ;
-}
-
-static inline const char *
-EmailDkey(const struct varlena *v, size_t *len)
-{
-	*len = EmailBytes(v)[1];
-	return (const char *) EmailBytes(v) + EMAIL_HDRSZ + EmailBytes(v)[0];
-}
-
 /*
- * The address as typed, as a palloc'd UTF-8 string.  When it was typed
- * exactly as its key (lower case, ASCII domain: most addresses), only the
- * key is stored and the typed form is rebuilt from it; a typed form can
- * never be empty, so an empty remainder marks that case.
+ * The address as typed, as a palloc'd UTF-8 string: stored as is, or
+ * rebuilt from the key and the case map (see email.h).
  */
 static char *
 EmailTyped(const struct varlena *v, size_t *len)
 {
 	size_t		ll,
 				dl,
-				keys;
+				keys,
+				rest;
 	const char *l = EmailLkey(v, &ll);
 	const char *d = EmailDkey(v, &dl);
 	char	   *r;
 
 	keys = EMAIL_HDRSZ + ll + dl;
-	*len = VARSIZE_ANY_EXHDR(v) - keys;
-	if (*len > 0)
-		return pnstrdup((const char *) EmailBytes(v) + keys, *len);
+	rest = VARSIZE_ANY_EXHDR(v) - keys;
+	if (!(EmailBytes(v)[0] & EMAIL_CASEMAP))
+	{
+		*len = rest;
+		return pnstrdup((const char *) EmailBytes(v) + keys, rest);
+	}
 	*len = ll + 1 + dl;
 	r = palloc(*len + 1);
 	memcpy(r, l, ll);
 	r[ll] = '@';
 	memcpy(r + ll + 1, d, dl);
 	r[*len] = '\0';
+	crm_email_apply_casemap(r, *len, EmailBytes(v) + keys, rest);
 	return r;
 }
 
@@ -291,35 +273,40 @@ ReportInvalid(const char *input, const CrmEmailParsed *p)
 static struct varlena *
 MakeEmail(const CrmEmailParsed *p)
 {
-	size_t		size = VARHDRSZ + EMAIL_HDRSZ + p->lkey_len + p->dkey_len + p->typed_len;
+	uint8		map[(CRM_EMAIL_MAX_ADDRESS + 7) / 8 + 1];
+	size_t		maplen = 0;
+	bool		casemap = p->typed_len <= CRM_EMAIL_MAX_ADDRESS &&
+		crm_email_casemap(p, map, &maplen);
+	size_t		rest = casemap ? maplen : p->typed_len;
+	size_t		size = VARHDRSZ + EMAIL_HDRSZ + p->lkey_len + p->dkey_len + rest;
 	Email	   *e = (Email *) palloc(size);
 	char	   *w = e->data;
 
-	/* Typed exactly as the key: store the key only (see EmailTyped). */
-	if (p->typed_len == p->lkey_len + 1 + p->dkey_len &&
-		memcmp(p->typed, p->lkey, p->lkey_len) == 0 &&
-		p->typed[p->lkey_len] == '@' &&
-		memcmp(p->typed + p->lkey_len + 1, p->dkey, p->dkey_len) == 0)
-		size -= p->typed_len;
 	SET_VARSIZE(e, size);
+	e->flags = casemap ? EMAIL_CASEMAP : 0;
 	e->lkey_len = (uint8) p->lkey_len;
 	e->dkey_len = (uint8) p->dkey_len;
 	memcpy(w, p->lkey, p->lkey_len);
 	w += p->lkey_len;
 	memcpy(w, p->dkey, p->dkey_len);
 	w += p->dkey_len;
-	memcpy(w, p->typed, size - (w - (char *) e));
+	memcpy(w, casemap ? (const char *) map : p->typed, rest);
 	return (struct varlena *) e;
 }
 
+/*
+ * Parse and build a value.  shown is the input as the user wrote it, for
+ * the message; when NULL the input itself is shown (it is then known to be
+ * a terminated string only on error paths that copy it).
+ */
 static struct varlena *
-EmailFromCString(const char *s, size_t len, const char *shown)
+EmailFromServerText(const char *s, size_t len, const char *shown)
 {
-	CrmEmailParsed *p = palloc(sizeof(CrmEmailParsed));
+	CrmEmailParsed p;
 
-	if (!ParseServerText(s, len, p))
-		ReportInvalid(shown, p);
-	return MakeEmail(p);
+	if (!ParseServerText(s, len, &p))
+		ReportInvalid(shown ? shown : pnstrdup(s, len), &p);
+	return MakeEmail(&p);
 }
 
 /*
@@ -339,7 +326,7 @@ crm_email_in(PG_FUNCTION_ARGS)
 {
 	char	   *s = PG_GETARG_CSTRING(0);
 
-	PG_RETURN_EMAIL_P(EmailFromCString(s, strlen(s), s));
+	PG_RETURN_EMAIL_P(EmailFromServerText(s, strlen(s), s));
 }
 
 Datum
@@ -360,7 +347,7 @@ crm_email_recv(PG_FUNCTION_ARGS)
 	int			nbytes;
 	char	   *s = pq_getmsgtext(buf, buf->len - buf->cursor, &nbytes);
 
-	PG_RETURN_EMAIL_P(EmailFromCString(s, (size_t) nbytes, s));
+	PG_RETURN_EMAIL_P(EmailFromServerText(s, (size_t) nbytes, s));
 }
 
 Datum
@@ -382,8 +369,7 @@ crm_email_from_text(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
 
-	PG_RETURN_EMAIL_P(EmailFromCString(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t),
-									   text_to_cstring(t)));
+	PG_RETURN_EMAIL_P(EmailFromServerText(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), NULL));
 }
 
 Datum
@@ -426,8 +412,8 @@ EmailEq(const struct varlena *a, const struct varlena *b)
 	const uint8 *ab = EmailBytes(a);
 	const uint8 *bb = EmailBytes(b);
 
-	return ab[0] == bb[0] && ab[1] == bb[1] &&
-		memcmp(ab + EMAIL_HDRSZ, bb + EMAIL_HDRSZ, ab[0] + ab[1]) == 0;
+	return ab[1] == bb[1] && ab[2] == bb[2] &&
+		memcmp(ab + EMAIL_HDRSZ, bb + EMAIL_HDRSZ, ab[1] + ab[2]) == 0;
 }
 
 #define EMAIL_CMP_FUNC(name, expr) \
@@ -467,7 +453,7 @@ crm_email_hash(PG_FUNCTION_ARGS)
 {
 	struct varlena *v = PG_GETARG_EMAIL_PP(0);
 	const uint8 *b = EmailBytes(v);
-	Datum		h = hash_any(b, EMAIL_HDRSZ + b[0] + b[1]);
+	Datum		h = hash_any(b + 1, 2 + b[1] + b[2]);
 
 	PG_FREE_IF_COPY(v, 0);
 	return h;
@@ -478,7 +464,7 @@ crm_email_hash_extended(PG_FUNCTION_ARGS)
 {
 	struct varlena *v = PG_GETARG_EMAIL_PP(0);
 	const uint8 *b = EmailBytes(v);
-	Datum		h = hash_any_extended(b, EMAIL_HDRSZ + b[0] + b[1], PG_GETARG_INT64(1));
+	Datum		h = hash_any_extended(b + 1, 2 + b[1] + b[2], PG_GETARG_INT64(1));
 
 	PG_FREE_IF_COPY(v, 0);
 	return h;

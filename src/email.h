@@ -97,6 +97,18 @@ extern CrmEmailError crm_email_parse(const char *in, size_t len,
 extern bool crm_email_display_span(const char *in, size_t len,
 								   size_t *off, size_t *span);
 
+/*
+ * When the typed form is the key local@domain with some ASCII letters in
+ * upper case, write a bitmap of those positions to map (room for
+ * (CRM_EMAIL_MAX_ADDRESS + 7) / 8 octets), its length without trailing zero
+ * octets to *maplen, and return true.  crm_email_apply_casemap() turns the
+ * key back into the typed form.
+ */
+extern bool crm_email_casemap(const CrmEmailParsed *p, unsigned char *map,
+							  size_t *maplen);
+extern void crm_email_apply_casemap(char *key, size_t len,
+									const unsigned char *map, size_t maplen);
+
 /* Is the (lower-case) local part a role mailbox such as info or sales? */
 extern bool crm_email_role_local(const char *lkey, size_t len);
 
@@ -116,20 +128,52 @@ extern bool crm_email_canonical_parts(const char *lkey, size_t llen,
 #ifdef PG_VERSION_NUM
 
 /*
- * On disk: varlena header, two length octets, the local key, the domain key,
- * then the address as typed (UTF-8, not NUL-terminated).  Only single octets
- * in the header, so a value needs no alignment and short (1-byte header)
- * varlenas are read in place without copying.
+ * On disk: varlena header, a flags octet, two length octets, the local key,
+ * the domain key, then the rest:
+ *
+ *	flags 0:				 the address as typed (UTF-8, never empty);
+ *	flags EMAIL_CASEMAP:	 a bitmap of the positions of local@domain (the
+ *							 key) that were typed in upper case, trailing
+ *							 zero octets dropped, so empty when the address
+ *							 was typed exactly as its key.
+ *
+ * The case map covers the common case of an ASCII address that differs from
+ * its key only by letter case, so such values cost the key plus a few bits.
+ * Only single octets in the header, so a value needs no alignment and short
+ * (1-byte header) varlenas are read in place without copying.  Hashing and
+ * equality read the two lengths and the keys, which are contiguous.
  */
 typedef struct Email
 {
 	int32		vl_len_;
+	uint8		flags;
 	uint8		lkey_len;
 	uint8		dkey_len;
 	char		data[FLEXIBLE_ARRAY_MEMBER];
 } Email;
 
-#define EMAIL_HDRSZ		2		/* lkey_len and dkey_len */
+#define EMAIL_HDRSZ		3		/* flags, lkey_len, dkey_len */
+#define EMAIL_CASEMAP	0x01
+
+static inline const uint8 *
+EmailBytes(const struct varlena *v)
+{
+	return (const uint8 *) VARDATA_ANY(v);
+}
+
+static inline const char *
+EmailLkey(const struct varlena *v, size_t *len)
+{
+	*len = EmailBytes(v)[1];
+	return (const char *) EmailBytes(v) + EMAIL_HDRSZ;
+}
+
+static inline const char *
+EmailDkey(const struct varlena *v, size_t *len)
+{
+	*len = EmailBytes(v)[2];
+	return (const char *) EmailBytes(v) + EMAIL_HDRSZ + EmailBytes(v)[1];
+}
 
 #define DatumGetEmailPP(X)		((struct varlena *) PG_DETOAST_DATUM_PACKED(X))
 #define PG_GETARG_EMAIL_PP(n)	DatumGetEmailPP(PG_GETARG_DATUM(n))

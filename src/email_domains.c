@@ -170,10 +170,9 @@ LoadDomains(void)
 static char
 DomainKind(struct varlena *v)
 {
-	const uint8 *b = (const uint8 *) VARDATA_ANY(v);
-	size_t		len = b[1];
-	const char *d = (const char *) b + EMAIL_HDRSZ + b[0];
-	size_t		i;
+	size_t		len,
+				i;
+	const char *d = EmailDkey(v, &len);
 
 	if (!CacheValid || Slots == NULL)
 		LoadDomains();

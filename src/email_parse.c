@@ -904,6 +904,47 @@ crm_email_display_span(const char *in, size_t len, size_t *off, size_t *span)
 	return true;
 }
 
+bool
+crm_email_casemap(const CrmEmailParsed *p, unsigned char *map, size_t *maplen)
+{
+	size_t		n = p->lkey_len + 1 + p->dkey_len,
+				i;
+
+	if (p->typed_len != n || n > CRM_EMAIL_MAX_ADDRESS)
+		return false;
+	memset(map, 0, (n + 7) / 8);
+	*maplen = 0;
+	for (i = 0; i < n; i++)
+	{
+		unsigned char t = (unsigned char) p->typed[i];
+		unsigned char k = (unsigned char) (i < p->lkey_len ? p->lkey[i] :
+										   i == p->lkey_len ? '@' :
+										   p->dkey[i - p->lkey_len - 1]);
+
+		if (t == k)
+			continue;
+		if (t >= 'A' && t <= 'Z' && t + ('a' - 'A') == k)
+		{
+			map[i / 8] |= (unsigned char) (1 << (i % 8));
+			*maplen = i / 8 + 1;
+			continue;
+		}
+		return false;
+	}
+	return true;
+}
+
+void
+crm_email_apply_casemap(char *key, size_t len, const unsigned char *map,
+						size_t maplen)
+{
+	size_t		i;
+
+	for (i = 0; i < len && i / 8 < maplen; i++)
+		if (((map[i / 8] >> (i % 8)) & 1) && key[i] >= 'a' && key[i] <= 'z')
+			key[i] = (char) (key[i] - ('a' - 'A'));
+}
+
 /* Role mailboxes, sorted for bsearch; documented in docs/email.md. */
 static const char *const role_locals[] = {
 	"abuse", "accounting", "accounts", "admin", "administrator", "all",

@@ -77,6 +77,21 @@ CheckParsed(const uint8_t *data, size_t size)
 	if (crm_email_parse(key, a.lkey_len + 1 + a.dkey_len, &b) == CRM_EMAIL_OK)
 		SameKeys(&a, &b);
 
+	/* The case map, when it applies, rebuilds the typed form exactly. */
+	{
+		unsigned char map[(CRM_EMAIL_MAX_ADDRESS + 7) / 8];
+		size_t		maplen;
+
+		if (crm_email_casemap(&a, map, &maplen))
+		{
+			CHECK(maplen <= sizeof(map));
+			CHECK(maplen == 0 || map[maplen - 1] != 0);
+			crm_email_apply_casemap(key, a.lkey_len + 1 + a.dkey_len, map, maplen);
+			CHECK(a.lkey_len + 1 + a.dkey_len == typed_len &&
+				  memcmp(key, typed, typed_len) == 0);
+		}
+	}
+
 	(void) crm_email_role_local(a.lkey, a.lkey_len);
 	if (crm_email_canonical_parts(a.lkey, a.lkey_len, a.dkey, a.dkey_len,
 								  local, &llen, &dom, &dlen))
