@@ -1,0 +1,167 @@
+-- crm install script, part 53: finding duplicates, clusters and pair
+-- evidence (Fellegi-Sunter), over any table through a mapping.
+
+-- The mapping crm.contacts is matched with when none is given.
+CREATE FUNCTION crm.match_contacts_mapping() RETURNS jsonb
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
+	RETURN '{"id": "id", "given_name": "given_name", "family_name": "family_name",
+			 "email": "email", "phone": "phone"}'::jsonb;
+COMMENT ON FUNCTION crm.match_contacts_mapping() IS
+	'the default dedupe mapping of crm.contacts';
+
+-- The model for a canonical mapping: the one it names, else the newest one
+-- trained on the same source with the same fields, else the shipped
+-- defaults with a prior of one match per record (1 / n).
+CREATE FUNCTION crm.match_model(m jsonb, nrecords bigint, OUT model_id bigint, OUT weights float8[])
+	LANGUAGE plpgsql STABLE
+	-- STABLE: reads crm.matcher_models.
+AS $$
+DECLARE
+	params jsonb;
+BEGIN
+	IF m ->> 'model' IS NOT NULL THEN
+		SELECT mm.id, mm.params INTO model_id, params
+		  FROM crm.matcher_models mm WHERE mm.id = (m ->> 'model')::bigint;
+	ELSE
+		SELECT mm.id, mm.params INTO model_id, params
+		  FROM crm.matcher_models mm
+		 WHERE mm.source = m ->> 'source' AND mm.fields = m -> 'fields'
+		 ORDER BY mm.version DESC LIMIT 1;
+	END IF;
+	IF model_id IS NULL THEN
+		weights := crm.match_model_weights(crm.match_mapping_kinds(m), '{}',
+			1.0 / greatest(nrecords, 2));
+	ELSE
+		weights := crm.match_model_weights(crm.match_mapping_kinds(m), params -> 'fields',
+			(params ->> 'prior')::float8);
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION crm.match_model(jsonb, bigint) IS
+	'the model (id, or NULL for the shipped defaults) and weights a canonical dedupe mapping is scored with';
+
+CREATE FUNCTION crm.find_duplicates(source regclass DEFAULT 'crm.contacts'::text::regclass, mapping jsonb DEFAULT NULL,
+									min_probability float8 DEFAULT 0.9)
+	RETURNS TABLE (id_a text, id_b text, probability float8, evidence jsonb)
+	LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	m jsonb;
+	n bigint;
+	w float8[];
+	mid bigint;
+BEGIN
+	IF min_probability IS NULL OR min_probability <= 0 OR min_probability > 1 THEN
+		RAISE EXCEPTION 'min_probability must be greater than 0 and at most 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	m := crm.match_mapping(source, mapping);
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm.match_model(m, n) mm;
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+	WITH rec AS MATERIALIZED (%s),
+	%s,
+	scored AS (
+		SELECT p.ra, p.rb, crm.match_weight($1, a.f, b.f, $2) AS w
+		  FROM pairs p JOIN rec a ON a.rid = p.ra JOIN rec b ON b.rid = p.rb)
+	SELECT a.id, b.id, 1.0 / (1.0 + pg_catalog.power(2.0::float8, -s.w)),
+		   crm.match_explain($1, a.f, b.f, $2) || pg_catalog.jsonb_build_object('model', $4)
+	  FROM scored s JOIN rec a ON a.rid = s.ra JOIN rec b ON b.rid = s.rb
+	 WHERE 1.0 / (1.0 + pg_catalog.power(2.0::float8, -s.w)) >= $3
+	 ORDER BY s.w DESC, a.id, b.id$q$,
+		crm.match_records_sql(m), crm.match_pairs_sql(m))
+	USING crm.match_mapping_kinds(m), w, min_probability, mid;
+END;
+$$;
+COMMENT ON FUNCTION crm.find_duplicates(regclass, jsonb, float8) IS
+	'pairs of records of a table that are probably the same entity, with the probability and the evidence in words';
+
+CREATE FUNCTION crm.duplicate_clusters(source regclass DEFAULT 'crm.contacts'::text::regclass, mapping jsonb DEFAULT NULL,
+									   min_probability float8 DEFAULT 0.9)
+	RETURNS TABLE (cluster_id bigint, id text, probability float8)
+	LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	m jsonb;
+	n bigint;
+	w float8[];
+	mid bigint;
+BEGIN
+	IF min_probability IS NULL OR min_probability <= 0 OR min_probability > 1 THEN
+		RAISE EXCEPTION 'min_probability must be greater than 0 and at most 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	m := crm.match_mapping(source, mapping);
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm.match_model(m, n) mm;
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+	WITH rec AS MATERIALIZED (%s),
+	%s,
+	scored AS MATERIALIZED (
+		SELECT p.ra, p.rb, 1.0 / (1.0 + pg_catalog.power(2.0::float8, -crm.match_weight($1, a.f, b.f, $2))) AS p
+		  FROM pairs p JOIN rec a ON a.rid = p.ra JOIN rec b ON b.rid = p.rb),
+	groups AS (
+		SELECT g.grp, g.rid::int AS rid
+		  FROM pg_catalog.unnest(crm.match_clusters(
+				(SELECT coalesce(pg_catalog.array_agg(ra), '{}') FROM scored),
+				(SELECT coalesce(pg_catalog.array_agg(rb), '{}') FROM scored),
+				(SELECT coalesce(pg_catalog.array_agg(p), '{}') FROM scored),
+				(SELECT coalesce(pg_catalog.max(rid), 0) FROM rec), $3)) WITH ORDINALITY AS g(grp, rid)),
+	multi AS (
+		SELECT g.grp, g.rid FROM groups g
+		 WHERE g.grp IN (SELECT grp FROM groups GROUP BY grp HAVING pg_catalog.count(*) > 1)),
+	best AS (
+		SELECT x.rid, pg_catalog.max(x.p) AS p
+		  FROM (SELECT s.ra AS rid, s.p, s.rb AS other FROM scored s
+				UNION ALL SELECT s.rb, s.p, s.ra FROM scored s) x
+		  JOIN multi ma ON ma.rid = x.rid JOIN multi mb ON mb.rid = x.other AND mb.grp = ma.grp
+		 GROUP BY x.rid)
+	SELECT pg_catalog.dense_rank() OVER (ORDER BY mu.grp)::bigint, r.id, b.p
+	  FROM multi mu JOIN rec r ON r.rid = mu.rid LEFT JOIN best b ON b.rid = mu.rid
+	 ORDER BY 1, 2$q$,
+		crm.match_records_sql(m), crm.match_pairs_sql(m))
+	USING crm.match_mapping_kinds(m), w, min_probability;
+END;
+$$;
+COMMENT ON FUNCTION crm.duplicate_clusters(regclass, jsonb, float8) IS
+	'groups of records of a table that are probably one entity each, with each member''s strongest link';
+
+-- Evidence and probability for two given records of a table.
+CREATE FUNCTION crm.match_evidence(source regclass, id_a anyelement, id_b anyelement, mapping jsonb DEFAULT NULL)
+	RETURNS jsonb
+	LANGUAGE plpgsql STABLE
+	-- STABLE: reads the source table and crm.matcher_models.
+AS $$
+DECLARE
+	m jsonb := crm.match_mapping(source, mapping);
+	n bigint;
+	w float8[];
+	mid bigint;
+	fa text[];
+	fb text[];
+BEGIN
+	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm.match_model(m, n) mm;
+	EXECUTE pg_catalog.format('SELECT r.f FROM (%s) r', crm.match_records_sql(m, true))
+		INTO fa USING id_a::text;
+	IF fa IS NULL THEN
+		RAISE EXCEPTION 'record % not found in %', id_a, source USING ERRCODE = 'no_data_found';
+	END IF;
+	EXECUTE pg_catalog.format('SELECT r.f FROM (%s) r', crm.match_records_sql(m, true))
+		INTO fb USING id_b::text;
+	IF fb IS NULL THEN
+		RAISE EXCEPTION 'record % not found in %', id_b, source USING ERRCODE = 'no_data_found';
+	END IF;
+	RETURN crm.match_explain(crm.match_mapping_kinds(m), fa, fb, w) || pg_catalog.jsonb_build_object('model', mid);
+END;
+$$;
+COMMENT ON FUNCTION crm.match_evidence(regclass, anyelement, anyelement, jsonb) IS
+	'why two records of a table do or do not match: each field''s comparison level and weight, in words';
+
+CREATE FUNCTION crm.match_probability(source regclass, id_a anyelement, id_b anyelement, mapping jsonb DEFAULT NULL)
+	RETURNS float8
+	LANGUAGE sql STABLE
+	-- STABLE: reads the source table and crm.matcher_models.
+	AS $$ SELECT (crm.match_evidence(source, id_a, id_b, mapping) ->> 'probability')::float8 $$;
+COMMENT ON FUNCTION crm.match_probability(regclass, anyelement, anyelement, jsonb) IS
+	'probability that two records of a table are the same entity';

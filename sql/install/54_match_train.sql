@@ -1,0 +1,302 @@
+-- crm install script, part 54: training a matcher (Fellegi-Sunter m and u
+-- probabilities and the prior) on a table, without labels or with them.
+--
+-- u = P(level | different entities) is counted on pseudo-random pairs,
+-- which are almost all non-matches.  m = P(level | same entity) is
+-- estimated by expectation-maximisation on the candidate pairs of each
+-- blocking rule in turn, leaving out the fields that rule blocks on (they
+-- agree by construction there), and averaged over the rules.  The prior is
+-- the match rate EM finds among all candidate pairs, spread over all
+-- possible pairs.  With labelled pairs, m is counted on the labelled
+-- matches instead of estimated.
+
+CREATE FUNCTION crm.train_matcher(source regclass, mapping jsonb DEFAULT NULL,
+								  labels regclass DEFAULT NULL, max_pairs int DEFAULT 300000)
+	RETURNS bigint
+	LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	m jsonb;
+	kinds text[];
+	nf int;
+	nlev int[] := '{}';
+	off int[] := '{}';
+	nw int := 0;
+	n bigint;
+	allpairs numeric;
+	npairs bigint;
+	u float8[];
+	mdef float8[];
+	msum float8[];
+	mcnt int[];
+	mcur float8[];
+	mnew float8[];
+	ssum float8[];
+	w float8[];
+	lam float8;
+	lam_cand float8;
+	ncand bigint;
+	nrules int;
+	rule_kinds text[];
+	masked text[];
+	rno int;
+	iters int;
+	delta float8;
+	tot float8;
+	rr record;
+	em_stats jsonb := '[]';
+	new_params jsonb;
+	fields_params jsonb := '{}';
+	defaults jsonb := crm.match_default_params();
+	new_id bigint;
+	rule_pairs bigint;
+	nlab bigint;
+BEGIN
+	IF max_pairs IS NULL OR max_pairs < 1000 THEN
+		RAISE EXCEPTION 'max_pairs must be at least 1000' USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	m := crm.match_mapping(source, mapping);
+	kinds := crm.match_mapping_kinds(m);
+	nf := pg_catalog.cardinality(kinds);
+	FOR f IN 1..nf LOOP
+		nlev := nlev || pg_catalog.cardinality(crm.match_kind_levels(kinds[f]));
+		off := off || nw;
+		nw := nw + nlev[f];
+	END LOOP;
+	-- Flat per-level arrays (1-based; field f level l at off[f] + l + 1).
+	mdef := ARRAY(SELECT (defaults -> k.kind -> 'm' ->> (g - 1))::float8
+					FROM pg_catalog.unnest(kinds) WITH ORDINALITY AS k(kind, o),
+						 pg_catalog.generate_series(1, pg_catalog.cardinality(crm.match_kind_levels(k.kind))) AS g
+				   ORDER BY k.o, g);
+	u := ARRAY(SELECT (defaults -> k.kind -> 'u' ->> (g - 1))::float8
+				 FROM pg_catalog.unnest(kinds) WITH ORDINALITY AS k(kind, o),
+					  pg_catalog.generate_series(1, pg_catalog.cardinality(crm.match_kind_levels(k.kind))) AS g
+				ORDER BY k.o, g);
+
+	-- Left over when an earlier call in this transaction failed and was caught.
+	IF pg_catalog.to_regclass('pg_temp.crm_train_rec') IS NOT NULL THEN DROP TABLE pg_temp.crm_train_rec; END IF;
+	IF pg_catalog.to_regclass('pg_temp.crm_train_pairs') IS NOT NULL THEN DROP TABLE pg_temp.crm_train_pairs; END IF;
+	IF pg_catalog.to_regclass('pg_temp.crm_train_pat') IS NOT NULL THEN DROP TABLE pg_temp.crm_train_pat; END IF;
+	EXECUTE pg_catalog.format('CREATE TEMP TABLE crm_train_rec ON COMMIT DROP AS %s', crm.match_records_sql(m));
+	CREATE UNIQUE INDEX ON pg_temp.crm_train_rec (rid);
+	ANALYZE pg_temp.crm_train_rec;
+	SELECT pg_catalog.count(*) INTO n FROM pg_temp.crm_train_rec;
+	IF n < 10 THEN
+		RAISE EXCEPTION 'too few records to train a matcher: %', n
+			USING ERRCODE = 'invalid_parameter_value',
+				  HINT = 'Training needs at least 10 records; the shipped defaults are used until then.';
+	END IF;
+	allpairs := n::numeric * (n - 1) / 2;
+
+	-- u: level frequencies among pseudo-random pairs (deterministic).
+	IF allpairs <= max_pairs THEN
+		CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
+			SELECT crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
+			  FROM pg_temp.crm_train_rec a JOIN pg_temp.crm_train_rec b ON a.rid < b.rid
+			 GROUP BY 1;
+	ELSE
+		CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
+			SELECT crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
+			  FROM (SELECT 1 + (pg_catalog.hashint8(g) & 2147483647) % n AS x,
+						   1 + (pg_catalog.hashint8(-g - 1) & 2147483647) % n AS y
+					  FROM pg_catalog.generate_series(1, max_pairs) AS g) s
+			  JOIN pg_temp.crm_train_rec a ON a.rid = s.x
+			  JOIN pg_temp.crm_train_rec b ON b.rid = s.y
+			 WHERE s.x <> s.y
+			 GROUP BY 1;
+	END IF;
+	SELECT pg_catalog.sum(p.n) INTO npairs FROM pg_temp.crm_train_pat p;
+	ssum := pg_catalog.array_fill(0::float8, ARRAY[nw]);
+	FOR rr IN SELECT x.f::int AS f, x.l::int AS l, pg_catalog.sum(p.n)::float8 AS c
+				FROM pg_temp.crm_train_pat p, pg_catalog.unnest(p.lv) WITH ORDINALITY AS x(l, f)
+			   WHERE x.l >= 0 GROUP BY 1, 2 LOOP
+		ssum[off[rr.f] + rr.l + 1] := rr.c;
+	END LOOP;
+	FOR f IN 1..nf LOOP
+		tot := 0;
+		FOR l IN 1..nlev[f] LOOP tot := tot + ssum[off[f] + l]; END LOOP;
+		CONTINUE WHEN tot = 0;
+		FOR l IN 1..nlev[f] LOOP
+			-- Half a pair for levels never seen keeps every u above zero.
+			u[off[f] + l] := greatest(ssum[off[f] + l], 0.5) / (tot + 0.5 * nlev[f]);
+		END LOOP;
+	END LOOP;
+	DROP TABLE pg_temp.crm_train_pat;
+
+	-- Candidate pairs per blocking rule.
+	EXECUTE pg_catalog.format(
+		'CREATE TEMP TABLE crm_train_pairs ON COMMIT DROP AS WITH rec AS (SELECT * FROM pg_temp.crm_train_rec), %s SELECT * FROM pairs',
+		crm.match_pairs_sql(m, true));
+	nrules := pg_catalog.jsonb_array_length(m -> 'blocking');
+	msum := pg_catalog.array_fill(0::float8, ARRAY[nw]);
+	mcnt := pg_catalog.array_fill(0, ARRAY[nf]);
+
+	IF labels IS NOT NULL THEN
+		-- m from labelled matches.
+		EXECUTE pg_catalog.format($q$
+			CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
+			SELECT crm.match_levels($1, a.f, b.f) AS lv, pg_catalog.count(*) AS n
+			  FROM %s l
+			  JOIN pg_temp.crm_train_rec a ON a.id = l.id_a::text
+			  JOIN pg_temp.crm_train_rec b ON b.id = l.id_b::text
+			 WHERE l.is_match
+			 GROUP BY 1$q$, labels) USING kinds;
+		SELECT coalesce(pg_catalog.sum(p.n), 0) INTO nlab FROM pg_temp.crm_train_pat p;
+		IF nlab = 0 THEN
+			RAISE EXCEPTION 'no labelled match in % refers to records of %', labels, source
+				USING ERRCODE = 'invalid_parameter_value',
+					  HINT = 'Labels need columns id_a, id_b and is_match (boolean), with ids of the source table.';
+		END IF;
+		ssum := pg_catalog.array_fill(0::float8, ARRAY[nw]);
+		FOR rr IN SELECT x.f::int AS f, x.l::int AS l, pg_catalog.sum(p.n)::float8 AS c
+					FROM pg_temp.crm_train_pat p, pg_catalog.unnest(p.lv) WITH ORDINALITY AS x(l, f)
+				   WHERE x.l >= 0 GROUP BY 1, 2 LOOP
+			ssum[off[rr.f] + rr.l + 1] := rr.c;
+		END LOOP;
+		FOR f IN 1..nf LOOP
+			tot := 0;
+			FOR l IN 1..nlev[f] LOOP tot := tot + ssum[off[f] + l]; END LOOP;
+			CONTINUE WHEN tot = 0;
+			FOR l IN 1..nlev[f] LOOP
+				msum[off[f] + l] := greatest(ssum[off[f] + l], 0.5) / (tot + 0.5 * nlev[f]);
+			END LOOP;
+			mcnt[f] := 1;
+		END LOOP;
+		DROP TABLE pg_temp.crm_train_pat;
+	ELSE
+		FOR rno IN 1..nrules LOOP
+			rule_kinds := ARRAY(SELECT pg_catalog.split_part(p, ':', 1)
+								  FROM pg_catalog.jsonb_array_elements_text(m -> 'blocking' -> (rno - 1)) p);
+			masked := ARRAY(SELECT CASE WHEN k = ANY (rule_kinds) THEN 'id' ELSE k END
+							  FROM pg_catalog.unnest(kinds) WITH ORDINALITY AS t(k, o) ORDER BY o);
+			-- The rule's own fields are left out (level -1, no weight).
+			CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
+				SELECT ARRAY(SELECT CASE WHEN masked[t.o] = 'id' THEN -1 ELSE t.l END
+							   FROM pg_catalog.unnest(q.lv) WITH ORDINALITY AS t(l, o) ORDER BY t.o)::int2[] AS lv,
+					   pg_catalog.sum(q.n)::bigint AS n
+				  FROM (SELECT crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
+						  FROM pg_temp.crm_train_pairs p
+						  JOIN pg_temp.crm_train_rec a ON a.rid = p.ra
+						  JOIN pg_temp.crm_train_rec b ON b.rid = p.rb
+						 WHERE p.rule = rno
+						 GROUP BY 1) q
+				 GROUP BY 1;
+			SELECT coalesce(pg_catalog.sum(p.n), 0) INTO rule_pairs FROM pg_temp.crm_train_pat p;
+			IF rule_pairs < 10 THEN
+				DROP TABLE pg_temp.crm_train_pat;
+				em_stats := em_stats || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+					'rule', m -> 'blocking' -> (rno - 1), 'pairs', rule_pairs, 'skipped', true));
+				CONTINUE;
+			END IF;
+			mcur := mdef;
+			lam := 0.3;
+			FOR it IN 1..60 LOOP
+				w := ARRAY[pg_catalog.log(2.0, lam::numeric / (1 - lam::numeric))::float8]
+					 || ARRAY(SELECT pg_catalog.log(2.0, greatest(mc, 1e-9)::numeric / greatest(uu, 1e-9)::numeric)::float8
+								FROM ROWS FROM (pg_catalog.unnest(mcur), pg_catalog.unnest(u)) WITH ORDINALITY AS t(mc, uu, o) ORDER BY o);
+				ssum := pg_catalog.array_fill(0::float8, ARRAY[nw]);
+				FOR rr IN
+					WITH post AS (
+						SELECT p.lv, p.n * (1.0 / (1.0 + pg_catalog.power(2.0::float8,
+								 -crm.match_levels_weight(kinds, p.lv, w)))) AS pn
+						  FROM pg_temp.crm_train_pat p)
+					SELECT x.f::int AS f, x.l::int AS l, pg_catalog.sum(post.pn) AS s
+					  FROM post, pg_catalog.unnest(post.lv) WITH ORDINALITY AS x(l, f)
+					 WHERE x.l >= 0 GROUP BY 1, 2
+				LOOP
+					ssum[off[rr.f] + rr.l + 1] := rr.s;
+				END LOOP;
+				SELECT pg_catalog.sum(p.n * (1.0 / (1.0 + pg_catalog.power(2.0::float8,
+							-crm.match_levels_weight(kinds, p.lv, w))))) / pg_catalog.sum(p.n)
+				  INTO tot FROM pg_temp.crm_train_pat p;
+				lam := least(greatest(tot, 1e-6), 1 - 1e-6);
+				mnew := mcur;
+				delta := 0;
+				FOR f IN 1..nf LOOP
+					CONTINUE WHEN masked[f] = 'id';
+					tot := 0;
+					FOR l IN 1..nlev[f] LOOP tot := tot + ssum[off[f] + l]; END LOOP;
+					CONTINUE WHEN tot <= 0;
+					FOR l IN 1..nlev[f] LOOP
+						mnew[off[f] + l] := (ssum[off[f] + l] + 1e-6) / (tot + 1e-6 * nlev[f]);
+						delta := greatest(delta, abs(mnew[off[f] + l] - mcur[off[f] + l]));
+					END LOOP;
+				END LOOP;
+				mcur := mnew;
+				iters := it;
+				EXIT WHEN delta < 1e-5;
+			END LOOP;
+			-- Keep the estimates of the fields this rule could see.
+			FOR f IN 1..nf LOOP
+				CONTINUE WHEN masked[f] = 'id';
+				CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_temp.crm_train_pat p WHERE p.lv[f] >= 0);
+				FOR l IN 1..nlev[f] LOOP
+					msum[off[f] + l] := msum[off[f] + l] + mcur[off[f] + l];
+				END LOOP;
+				mcnt[f] := mcnt[f] + 1;
+			END LOOP;
+			em_stats := em_stats || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+				'rule', m -> 'blocking' -> (rno - 1), 'pairs', rule_pairs, 'iterations', iters,
+				'match_rate', pg_catalog.round(lam::numeric, 6)));
+			DROP TABLE pg_temp.crm_train_pat;
+		END LOOP;
+	END IF;
+
+	mcur := mdef;
+	FOR f IN 1..nf LOOP
+		CONTINUE WHEN mcnt[f] = 0;
+		FOR l IN 1..nlev[f] LOOP
+			mcur[off[f] + l] := msum[off[f] + l] / mcnt[f];
+		END LOOP;
+	END LOOP;
+
+	-- Prior: EM on all candidate pairs for the match rate alone.
+	CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
+		SELECT crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
+		  FROM (SELECT DISTINCT ra, rb FROM pg_temp.crm_train_pairs) p
+		  JOIN pg_temp.crm_train_rec a ON a.rid = p.ra
+		  JOIN pg_temp.crm_train_rec b ON b.rid = p.rb
+		 GROUP BY 1;
+	SELECT coalesce(pg_catalog.sum(p.n), 0) INTO ncand FROM pg_temp.crm_train_pat p;
+	lam := 0.3;
+	IF ncand > 0 THEN
+		FOR it IN 1..100 LOOP
+			w := ARRAY[pg_catalog.log(2.0, lam::numeric / (1 - lam::numeric))::float8]
+				 || ARRAY(SELECT pg_catalog.log(2.0, greatest(mc, 1e-9)::numeric / greatest(uu, 1e-9)::numeric)::float8
+							FROM ROWS FROM (pg_catalog.unnest(mcur), pg_catalog.unnest(u)) WITH ORDINALITY AS t(mc, uu, o) ORDER BY o);
+			SELECT pg_catalog.sum(p.n * (1.0 / (1.0 + pg_catalog.power(2.0::float8,
+						-crm.match_levels_weight(kinds, p.lv, w))))) / pg_catalog.sum(p.n)
+			  INTO tot FROM pg_temp.crm_train_pat p;
+			tot := least(greatest(tot, 1e-9), 1 - 1e-9);
+			delta := abs(tot - lam);
+			lam := tot;
+			EXIT WHEN delta < 1e-7;
+		END LOOP;
+	END IF;
+	lam_cand := lam;
+	-- Expected matches among candidates, as a share of all pairs.
+	lam := least(greatest(lam_cand * ncand / allpairs, 1e-12), 0.5);
+
+	FOR f IN 1..nf LOOP
+		CONTINUE WHEN kinds[f] = 'id';
+		fields_params := fields_params || pg_catalog.jsonb_build_object(kinds[f], pg_catalog.jsonb_build_object(
+			'm', pg_catalog.to_jsonb(mcur[off[f] + 1 : off[f] + nlev[f]]),
+			'u', pg_catalog.to_jsonb(u[off[f] + 1 : off[f] + nlev[f]])));
+	END LOOP;
+	new_params := pg_catalog.jsonb_build_object('prior', lam, 'fields', fields_params);
+
+	INSERT INTO crm.matcher_models (source, version, fields, params, trained_with, stats)
+	SELECT m ->> 'source', coalesce(pg_catalog.max(mm.version), 0) + 1, m -> 'fields', new_params,
+		   CASE WHEN labels IS NULL THEN 'unsupervised' ELSE 'labels' END,
+		   pg_catalog.jsonb_build_object('records', n, 'random_pairs', npairs,
+				'candidate_pairs', ncand, 'candidate_match_rate', pg_catalog.round(lam_cand::numeric, 6),
+				'labelled_matches', nlab, 'em', em_stats, 'blocking', m -> 'blocking')
+	  FROM crm.matcher_models mm WHERE mm.source = m ->> 'source'
+	RETURNING id INTO new_id;
+
+	DROP TABLE pg_temp.crm_train_pat, pg_temp.crm_train_pairs, pg_temp.crm_train_rec;
+	RETURN new_id;
+END;
+$$;
+COMMENT ON FUNCTION crm.train_matcher(regclass, jsonb, regclass, int) IS
+	'estimate and store a new version of the dedupe model of a table: u from random pairs, m by EM on blocked pairs or from labelled matches';

@@ -1,0 +1,949 @@
+/*
+ * match.c
+ *	  The per-pair work of the Fellegi-Sunter record matcher: comparison
+ *	  levels of two prepared records, their match weight under a model, the
+ *	  evidence in words, and the clustering of scored pairs.
+ *
+ * Finding duplicates scores every candidate pair that blocking yields, so
+ * this is the loop that must be fast; the set logic (mappings, blocking,
+ * training by expectation-maximisation, storing models) is SQL in
+ * sql/install/5x_*.sql.  A record arrives as a text[] of prepared values in
+ * the order of a kinds text[]; a model arrives as a float8[] of log2 Bayes
+ * factors (element 1 the prior log2 odds, then each field's levels in turn).
+ * Both arrays are the same for every row of a query, so their parsed form is
+ * cached in fn_extra and rebuilt only when the bytes differ.
+ *
+ * Given names use the nickname table through crm.given_names_match(text,
+ * text) and phones libphonenumber through crm.phone_match(text, text) when
+ * those functions exist; without them those levels fall back to string
+ * rules, so the matcher never depends on optional parts being installed.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "nodes/pg_list.h"
+#include "parser/parse_func.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include <math.h>
+
+#include "match.h"
+#include "similarity.h"
+
+/* Level tables: order is strongest first, "other" last. */
+const CrmKindInfo crm_kinds[CRM_KIND_COUNT] = {
+	{"id", "ids", 0, {NULL}},
+	{"given_name", "given names", 7,
+	{"exact", "nickname match", "swapped with family name", "Jaro-Winkler >= 0.92",
+	"Jaro-Winkler >= 0.8", "initial matches", "different"}},
+	{"family_name", "family names", 5,
+	{"exact", "swapped with given name", "Jaro-Winkler >= 0.92", "Jaro-Winkler >= 0.8",
+	"different"}},
+	{"full_name", "full names", 5,
+	{"exact", "name similarity >= 0.95", "name similarity >= 0.88",
+	"name similarity >= 0.75", "different"}},
+	{"email", "emails", 5,
+	{"exact", "canonical form equal", "same local part", "Jaro-Winkler >= 0.88", "different"}},
+	{"phone", "phones", 5,
+	{"exact", "same national number", "same short national number", "one digit off",
+	"different"}},
+	{"company", "companies", 4,
+	{"exact", "name similarity >= 0.92", "name similarity >= 0.8", "different"}},
+	{"website", "websites", 2, {"same domain", "different"}},
+	{"address", "addresses", 4,
+	{"exact", "name similarity >= 0.9", "name similarity >= 0.75", "different"}},
+	{"city", "cities", 4,
+	{"exact", "Jaro-Winkler >= 0.92", "Jaro-Winkler >= 0.8", "different"}},
+	{"postcode", "postcodes", 3, {"exact", "one edit apart", "different"}},
+	{"region", "regions", 2, {"exact", "different"}},
+	{"country", "countries", 2, {"exact", "different"}},
+	{"birth_date", "birth dates", 5,
+	{"exact", "day and month swapped", "one field off", "within two edits", "different"}},
+	{"external_id", "external ids", 4,
+	{"exact", "one edit apart", "two edits apart", "different"}},
+};
+
+int
+crm_kind_lookup(const char *name)
+{
+	for (int k = 0; k < CRM_KIND_COUNT; k++)
+		if (strcmp(crm_kinds[k].name, name) == 0)
+			return k;
+	return -1;
+}
+
+PG_FUNCTION_INFO_V1(crm_match_levels);
+PG_FUNCTION_INFO_V1(crm_match_weight);
+PG_FUNCTION_INFO_V1(crm_match_levels_weight);
+PG_FUNCTION_INFO_V1(crm_match_explain);
+PG_FUNCTION_INFO_V1(crm_match_kind_levels);
+PG_FUNCTION_INFO_V1(crm_match_fold);
+PG_FUNCTION_INFO_V1(crm_match_clusters);
+
+/* Parsed kinds and model, cached across the rows of one query. */
+typedef struct MatchState
+{
+	ArrayType  *kinds_raw;		/* copy, to recognise the same argument */
+	ArrayType  *weights_raw;
+	int			nfields;
+	int		   *kinds;
+	int			given_idx;		/* field index of given_name, or -1 */
+	int			family_idx;
+	int		   *offset;			/* into weights, per field */
+	float8	   *weights;
+	int			nweights;
+	bool		looked_up;
+	bool		has_nick;
+	FmgrInfo	nick_fn;
+	bool		has_phone;
+	FmgrInfo	phone_fn;
+} MatchState;
+
+static bool
+SameArray(ArrayType *cached, ArrayType *arg)
+{
+	return cached != NULL && VARSIZE(cached) == VARSIZE(arg) &&
+		memcmp(cached, arg, VARSIZE(arg)) == 0;
+}
+
+static void
+LookupHelpers(MatchState *st, MemoryContext cxt)
+{
+	Oid			argtypes[2] = {TEXTOID, TEXTOID};
+	Oid			fn;
+
+	fn = LookupFuncName(list_make2(makeString("crm"), makeString("given_names_match")),
+						2, argtypes, true);
+	if (OidIsValid(fn) && get_func_rettype(fn) == BOOLOID)
+	{
+		fmgr_info_cxt(fn, &st->nick_fn, cxt);
+		st->has_nick = true;
+	}
+	fn = LookupFuncName(list_make2(makeString("crm"), makeString("phone_match")),
+						2, argtypes, true);
+	if (OidIsValid(fn) && get_func_rettype(fn) == TEXTOID)
+	{
+		fmgr_info_cxt(fn, &st->phone_fn, cxt);
+		st->has_phone = true;
+	}
+	st->looked_up = true;
+}
+
+static void
+ParseKinds(MatchState *st, ArrayType *kinds, MemoryContext cxt)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(kinds) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("field kinds must be a one-dimensional array")));
+	deconstruct_array(kinds, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	st->nfields = n;
+	st->kinds = MemoryContextAlloc(cxt, sizeof(int) * Max(n, 1));
+	st->offset = MemoryContextAlloc(cxt, sizeof(int) * Max(n, 1));
+	st->given_idx = st->family_idx = -1;
+	st->nweights = 1;
+	for (int i = 0; i < n; i++)
+	{
+		char	   *name;
+		int			k;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("field kinds must not contain nulls")));
+		name = TextDatumGetCString(elems[i]);
+		k = crm_kind_lookup(name);
+		if (k < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unrecognized field kind \"%s\"", name),
+					 errhint("Field kinds are id, given_name, family_name, full_name, email, phone, company, website, address, city, postcode, region, country, birth_date and external_id.")));
+		st->kinds[i] = k;
+		st->offset[i] = st->nweights;
+		st->nweights += crm_kinds[k].nlevels;
+		if (k == CRM_KIND_GIVEN_NAME && st->given_idx < 0)
+			st->given_idx = i;
+		if (k == CRM_KIND_FAMILY_NAME && st->family_idx < 0)
+			st->family_idx = i;
+	}
+}
+
+static MatchState *
+GetState(FunctionCallInfo fcinfo, ArrayType *kinds, ArrayType *weights)
+{
+	MemoryContext cxt = fcinfo->flinfo->fn_mcxt;
+	MatchState *st = (MatchState *) fcinfo->flinfo->fn_extra;
+
+	if (st == NULL)
+	{
+		st = MemoryContextAllocZero(cxt, sizeof(MatchState));
+		fcinfo->flinfo->fn_extra = st;
+	}
+	if (!SameArray(st->kinds_raw, kinds))
+	{
+		if (st->kinds_raw)
+		{
+			pfree(st->kinds_raw);
+			pfree(st->kinds);
+			pfree(st->offset);
+		}
+		st->kinds_raw = NULL;
+		ParseKinds(st, kinds, cxt);
+		st->kinds_raw = MemoryContextAlloc(cxt, VARSIZE(kinds));
+		memcpy(st->kinds_raw, kinds, VARSIZE(kinds));
+		if (st->weights_raw)
+			pfree(st->weights_raw);
+		st->weights_raw = NULL;
+	}
+	if (weights != NULL && !SameArray(st->weights_raw, weights))
+	{
+		int			n;
+
+		if (ARR_NDIM(weights) > 1 || ARR_HASNULL(weights))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model weights must be a one-dimensional array without nulls")));
+		n = ArrayGetNItems(ARR_NDIM(weights), ARR_DIMS(weights));
+		if (n != st->nweights)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("model has %d weights, but these fields need %d", n, st->nweights),
+					 errhint("Build the weights with crm.match_model_weights() for the same mapping.")));
+		if (st->weights_raw)
+			pfree(st->weights_raw);
+		st->weights_raw = MemoryContextAlloc(cxt, VARSIZE(weights));
+		memcpy(st->weights_raw, weights, VARSIZE(weights));
+		st->weights = (float8 *) ARR_DATA_PTR(st->weights_raw);
+	}
+	if (!st->looked_up)
+		LookupHelpers(st, cxt);
+	return st;
+}
+
+/* One record's prepared values, pointers into the detoasted array. */
+typedef struct RecordValues
+{
+	int			n;
+	const char **s;
+	int		   *len;				/* -1 = missing */
+} RecordValues;
+
+static RecordValues
+GetRecord(ArrayType *arr, int nfields, const char *which)
+{
+	RecordValues r;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("record values must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n != nfields)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record %s has %d values, but %d field kinds are given", which, n, nfields)));
+	r.n = n;
+	r.s = palloc(sizeof(char *) * Max(n, 1));
+	r.len = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (nulls[i])
+		{
+			r.s[i] = NULL;
+			r.len[i] = -1;
+		}
+		else
+		{
+			text	   *t = (text *) PG_DETOAST_DATUM_PACKED(elems[i]);
+
+			r.s[i] = VARDATA_ANY(t);
+			r.len[i] = VARSIZE_ANY_EXHDR(t);
+			if (r.len[i] == 0)
+				r.len[i] = -1;
+		}
+	}
+	return r;
+}
+
+static inline bool
+BytesEq(const char *a, int la, const char *b, int lb)
+{
+	return la == lb && memcmp(a, b, la) == 0;
+}
+
+static Datum
+TextDatum(const char *s, int len)
+{
+	return PointerGetDatum(cstring_to_text_with_len(s, len));
+}
+
+/* Call a two-text-argument helper; false/NULL when it returns null. */
+static Datum
+CallHelper(FmgrInfo *fn, const char *a, int la, const char *b, int lb, bool *isnull)
+{
+	LOCAL_FCINFO(fcinfo, 2);
+	Datum		r;
+
+	InitFunctionCallInfoData(*fcinfo, fn, 2, DEFAULT_COLLATION_OID, NULL, NULL);
+	fcinfo->args[0].value = TextDatum(a, la);
+	fcinfo->args[0].isnull = false;
+	fcinfo->args[1].value = TextDatum(b, lb);
+	fcinfo->args[1].isnull = false;
+	r = FunctionCallInvoke(fcinfo);
+	*isnull = fcinfo->isnull;
+	return r;
+}
+
+/* Split "x\x1Fy" into its parts; y is empty when there is no separator. */
+static void
+SplitUnit(const char *s, int len, int *l1, const char **s2, int *l2)
+{
+	const char *sep = memchr(s, '\x1f', len);
+
+	if (sep == NULL)
+	{
+		*l1 = len;
+		*s2 = s + len;
+		*l2 = 0;
+	}
+	else
+	{
+		*l1 = sep - s;
+		*s2 = sep + 1;
+		*l2 = len - (*l1 + 1);
+	}
+}
+
+/* Copy the digits of s into buf (at least len + 1 bytes); returns count. */
+static int
+Digits(const char *s, int len, char *buf)
+{
+	int			o = 0;
+
+	for (int i = 0; i < len; i++)
+		if (s[i] >= '0' && s[i] <= '9')
+			buf[o++] = s[i];
+	buf[o] = '\0';
+	return o;
+}
+
+static int
+CompareDates(const char *a, int la, const char *b, int lb)
+{
+	char	   *da = palloc(la + 1);
+	char	   *db = palloc(lb + 1);
+	int			na = Digits(a, la, da);
+	int			nb = Digits(b, lb, db);
+	int			level;
+
+	if (na == nb && memcmp(da, db, na) == 0)
+		level = 0;
+	else if (na == 8 && nb == 8)
+	{
+		int			diff = (memcmp(da, db, 4) != 0) + (memcmp(da + 4, db + 4, 2) != 0) +
+			(memcmp(da + 6, db + 6, 2) != 0);
+
+		if (memcmp(da, db, 4) == 0 && memcmp(da + 4, db + 6, 2) == 0 &&
+			memcmp(da + 6, db + 4, 2) == 0)
+			level = 1;
+		else if (diff == 1)
+			level = 2;
+		else if (crm_osa_distance_bytes(da, na, db, nb, 2) <= 2)
+			level = 3;
+		else
+			level = 4;
+	}
+	else if (crm_osa_distance_bytes(da, na, db, nb, 2) <= 2)
+		level = 3;
+	else
+		level = 4;
+	pfree(da);
+	pfree(db);
+	return level;
+}
+
+static int
+ComparePhones(MatchState *st, const char *a, int la, const char *b, int lb)
+{
+	char	   *da = palloc(la + 1);
+	char	   *db = palloc(lb + 1);
+	int			na = Digits(a, la, da);
+	int			nb = Digits(b, lb, db);
+	int			level = -1;
+
+	if (na == 0 || nb == 0)
+		level = CRM_LEVEL_MISSING;
+	else if (na == nb && memcmp(da, db, na) == 0)
+		level = 0;
+	else if (st->has_phone)
+	{
+		bool		isnull;
+		Datum		r = CallHelper(&st->phone_fn, a, la, b, lb, &isnull);
+
+		if (!isnull)
+		{
+			char	   *m = TextDatumGetCString(r);
+
+			if (strcmp(m, "exact") == 0)
+				level = 0;
+			else if (strcmp(m, "nsn") == 0)
+				level = 1;
+			else if (strcmp(m, "short_nsn") == 0)
+				level = 2;
+		}
+	}
+	else if (na >= 9 && nb >= 9 && memcmp(da + na - 9, db + nb - 9, 9) == 0)
+		level = 1;
+	else if (na >= 7 && nb >= 7 && memcmp(da + na - 7, db + nb - 7, 7) == 0)
+		level = 2;
+
+	if (level == -1)
+		level = (crm_osa_distance_bytes(da, na, db, nb, 1) <= 1) ? 3 : 4;
+	pfree(da);
+	pfree(db);
+	return level;
+}
+
+/* Comparison level of field f of records a and b. */
+static int
+CompareField(MatchState *st, int f, const RecordValues *ra, const RecordValues *rb)
+{
+	const char *a = ra->s[f];
+	const char *b = rb->s[f];
+	int			la = ra->len[f];
+	int			lb = rb->len[f];
+	int			kind = st->kinds[f];
+	double		s;
+
+	if (kind == CRM_KIND_ID || la < 0 || lb < 0)
+		return CRM_LEVEL_MISSING;
+
+	switch (kind)
+	{
+		case CRM_KIND_GIVEN_NAME:
+		case CRM_KIND_FAMILY_NAME:
+			{
+				int			other = (kind == CRM_KIND_GIVEN_NAME) ? st->family_idx : st->given_idx;
+				int			base;
+
+				if (BytesEq(a, la, b, lb))
+					return 0;
+				base = (kind == CRM_KIND_GIVEN_NAME) ? 2 : 1;
+				if (kind == CRM_KIND_GIVEN_NAME && st->has_nick)
+				{
+					bool		isnull;
+					Datum		r = CallHelper(&st->nick_fn, a, la, b, lb, &isnull);
+
+					if (!isnull && DatumGetBool(r))
+						return 1;
+				}
+				if (other >= 0 && ra->len[other] > 0 && rb->len[other] > 0 &&
+					crm_jaro_winkler_bytes(a, la, rb->s[other], rb->len[other]) >= 0.92 &&
+					crm_jaro_winkler_bytes(ra->s[other], ra->len[other], b, lb) >= 0.92)
+					return base;
+				s = crm_jaro_winkler_bytes(a, la, b, lb);
+				if (s >= 0.92)
+					return base + 1;
+				if (s >= 0.8)
+					return base + 2;
+				if (kind == CRM_KIND_GIVEN_NAME && (la == 1 || lb == 1) && a[0] == b[0])
+					return 5;
+				return crm_kinds[kind].nlevels - 1;
+			}
+		case CRM_KIND_FULL_NAME:
+			if (BytesEq(a, la, b, lb))
+				return 0;
+			s = crm_name_similarity_bytes(a, la, b, lb);
+			return s >= 0.95 ? 1 : s >= 0.88 ? 2 : s >= 0.75 ? 3 : 4;
+		case CRM_KIND_COMPANY:
+			if (BytesEq(a, la, b, lb))
+				return 0;
+			s = crm_name_similarity_bytes(a, la, b, lb);
+			return s >= 0.92 ? 1 : s >= 0.8 ? 2 : 3;
+		case CRM_KIND_ADDRESS:
+			if (BytesEq(a, la, b, lb))
+				return 0;
+			s = crm_name_similarity_bytes(a, la, b, lb);
+			return s >= 0.9 ? 1 : s >= 0.75 ? 2 : 3;
+		case CRM_KIND_EMAIL:
+			{
+				int			la1,
+							lb1,
+							la2,
+							lb2;
+				const char *a2,
+						   *b2;
+				const char *ata,
+						   *atb;
+
+				SplitUnit(a, la, &la1, &a2, &la2);
+				SplitUnit(b, lb, &lb1, &b2, &lb2);
+				if (BytesEq(a, la1, b, lb1))
+					return 0;
+				if (la2 > 0 && lb2 > 0 && BytesEq(a2, la2, b2, lb2))
+					return 1;
+				ata = memchr(a, '@', la1);
+				atb = memchr(b, '@', lb1);
+				if (ata && atb && ata > a && BytesEq(a, ata - a, b, atb - b))
+					return 2;
+				if (crm_jaro_winkler_bytes(a, la1, b, lb1) >= 0.88)
+					return 3;
+				return 4;
+			}
+		case CRM_KIND_PHONE:
+			return ComparePhones(st, a, la, b, lb);
+		case CRM_KIND_CITY:
+			if (BytesEq(a, la, b, lb))
+				return 0;
+			s = crm_jaro_winkler_bytes(a, la, b, lb);
+			return s >= 0.92 ? 1 : s >= 0.8 ? 2 : 3;
+		case CRM_KIND_POSTCODE:
+			if (BytesEq(a, la, b, lb))
+				return 0;
+			return crm_osa_distance_bytes(a, la, b, lb, 1) <= 1 ? 1 : 2;
+		case CRM_KIND_WEBSITE:
+		case CRM_KIND_REGION:
+		case CRM_KIND_COUNTRY:
+			return BytesEq(a, la, b, lb) ? 0 : 1;
+		case CRM_KIND_BIRTH_DATE:
+			return CompareDates(a, la, b, lb);
+		case CRM_KIND_EXTERNAL_ID:
+			{
+				int			d;
+
+				if (BytesEq(a, la, b, lb))
+					return 0;
+				d = crm_osa_distance_bytes(a, la, b, lb, 2);
+				return d <= 1 ? 1 : d <= 2 ? 2 : 3;
+			}
+	}
+	elog(ERROR, "unexpected field kind %d", kind);
+	return CRM_LEVEL_MISSING;	/* keep compiler quiet */
+}
+
+static void
+CompareRecords(FunctionCallInfo fcinfo, bool with_weights, MatchState **stp, int **levelsp,
+			   RecordValues *ra, RecordValues *rb)
+{
+	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(2);
+	MatchState *st = GetState(fcinfo, kinds, with_weights ? PG_GETARG_ARRAYTYPE_P(3) : NULL);
+	int		   *levels = palloc(sizeof(int) * Max(st->nfields, 1));
+
+	*ra = GetRecord(a, st->nfields, "a");
+	*rb = GetRecord(b, st->nfields, "b");
+	for (int f = 0; f < st->nfields; f++)
+		levels[f] = CompareField(st, f, ra, rb);
+	*stp = st;
+	*levelsp = levels;
+}
+
+/*
+ * crm.match_levels(kinds text[], a text[], b text[]) -> int2[]
+ */
+Datum
+crm_match_levels(PG_FUNCTION_ARGS)
+{
+	MatchState *st;
+	int		   *levels;
+	RecordValues ra,
+				rb;
+	Datum	   *d;
+
+	CompareRecords(fcinfo, false, &st, &levels, &ra, &rb);
+	d = palloc(sizeof(Datum) * Max(st->nfields, 1));
+	for (int f = 0; f < st->nfields; f++)
+		d[f] = Int16GetDatum((int16) levels[f]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, st->nfields, INT2OID, 2, true, TYPALIGN_SHORT));
+}
+
+/*
+ * crm.match_weight(kinds text[], a text[], b text[], weights float8[]) -> float8:
+ * the total log2 odds that a and b are the same entity.
+ */
+Datum
+crm_match_weight(PG_FUNCTION_ARGS)
+{
+	MatchState *st;
+	int		   *levels;
+	RecordValues ra,
+				rb;
+	double		w;
+
+	CompareRecords(fcinfo, true, &st, &levels, &ra, &rb);
+	w = st->weights[0];
+	for (int f = 0; f < st->nfields; f++)
+		if (levels[f] >= 0)
+			w += st->weights[st->offset[f] + levels[f]];
+	PG_RETURN_FLOAT8(w);
+}
+
+/*
+ * crm.match_levels_weight(kinds text[], levels int2[], weights float8[]) -> float8:
+ * the weight of an already computed comparison vector (used by training).
+ */
+Datum
+crm_match_levels_weight(PG_FUNCTION_ARGS)
+{
+	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *lv = PG_GETARG_ARRAYTYPE_P(1);
+	MatchState *st = GetState(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(2));
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	double		w;
+
+	deconstruct_array(lv, INT2OID, 2, true, TYPALIGN_SHORT, &elems, &nulls, &n);
+	if (n != st->nfields || ARR_NDIM(lv) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("comparison vector has %d levels, but %d field kinds are given",
+						n, st->nfields)));
+	w = st->weights[0];
+	for (int f = 0; f < n; f++)
+	{
+		int			l;
+
+		if (nulls[f])
+			continue;
+		l = DatumGetInt16(elems[f]);
+		if (l < 0)
+			continue;
+		if (l >= crm_kinds[st->kinds[f]].nlevels)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("level %d is out of range for field kind \"%s\"",
+							l, crm_kinds[st->kinds[f]].name)));
+		w += st->weights[st->offset[f] + l];
+	}
+	PG_RETURN_FLOAT8(w);
+}
+
+static void
+AppendQuoted(StringInfo buf, const char *s, int len)
+{
+	char	   *c = pnstrdup(s, len);
+
+	escape_json(buf, c);
+	pfree(c);
+}
+
+/* The readable part of a prepared value (the email before its canonical form). */
+static int
+ShownLength(int kind, const char *s, int len)
+{
+	if (kind == CRM_KIND_EMAIL)
+	{
+		const char *sep = memchr(s, '\x1f', len);
+
+		if (sep)
+			return sep - s;
+	}
+	return len;
+}
+
+/*
+ * crm.match_explain(kinds text[], a text[], b text[], weights float8[]) -> jsonb:
+ * each field's level and weight, in words.
+ */
+Datum
+crm_match_explain(PG_FUNCTION_ARGS)
+{
+	MatchState *st;
+	int		   *levels;
+	RecordValues ra,
+				rb;
+	StringInfoData buf;
+	StringInfoData line;
+	double		w;
+	bool		first = true;
+
+	CompareRecords(fcinfo, true, &st, &levels, &ra, &rb);
+	w = st->weights[0];
+	for (int f = 0; f < st->nfields; f++)
+		if (levels[f] >= 0)
+			w += st->weights[st->offset[f] + levels[f]];
+
+	initStringInfo(&buf);
+	initStringInfo(&line);
+	appendStringInfo(&buf, "{\"probability\": %.6f, \"weight\": %.2f, \"prior_weight\": %.2f, \"fields\": [",
+					 1.0 / (1.0 + pow(2.0, -w)), w, st->weights[0]);
+	for (int f = 0; f < st->nfields; f++)
+	{
+		int			kind = st->kinds[f];
+		const CrmKindInfo *ki = &crm_kinds[kind];
+		double		fw;
+
+		if (kind == CRM_KIND_ID)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		first = false;
+		appendStringInfo(&buf, "{\"field\": \"%s\", ", ki->name);
+		resetStringInfo(&line);
+		if (levels[f] < 0)
+		{
+			appendStringInfo(&line, "%s: missing on %s, +0.0", ki->label,
+							 (ra.len[f] < 0 && rb.len[f] < 0) ? "both" : "one side");
+			appendStringInfoString(&buf, "\"level\": \"missing\", \"weight\": 0, \"text\": ");
+			escape_json(&buf, line.data);
+			appendStringInfoChar(&buf, '}');
+			continue;
+		}
+		fw = st->weights[st->offset[f] + levels[f]];
+		appendStringInfo(&line, "%s: %s (%.*s ~ %.*s), %+.1f", ki->label, ki->levels[levels[f]],
+						 ShownLength(kind, ra.s[f], ra.len[f]), ra.s[f],
+						 ShownLength(kind, rb.s[f], rb.len[f]), rb.s[f], fw);
+		appendStringInfoString(&buf, "\"level\": ");
+		escape_json(&buf, ki->levels[levels[f]]);
+		appendStringInfo(&buf, ", \"weight\": %.2f, \"a\": ", fw);
+		AppendQuoted(&buf, ra.s[f], ShownLength(kind, ra.s[f], ra.len[f]));
+		appendStringInfoString(&buf, ", \"b\": ");
+		AppendQuoted(&buf, rb.s[f], ShownLength(kind, rb.s[f], rb.len[f]));
+		appendStringInfoString(&buf, ", \"text\": ");
+		escape_json(&buf, line.data);
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoString(&buf, "]}");
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * crm.match_kind_levels(kind text) -> text[]: the level names of a kind.
+ */
+Datum
+crm_match_kind_levels(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	int			k = crm_kind_lookup(name);
+	Datum		d[CRM_MAX_LEVELS];
+
+	if (k < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unrecognized field kind \"%s\"", name),
+				 errhint("Field kinds are id, given_name, family_name, full_name, email, phone, company, website, address, city, postcode, region, country, birth_date and external_id.")));
+	for (int i = 0; i < crm_kinds[k].nlevels; i++)
+		d[i] = CStringGetTextDatum(crm_kinds[k].levels[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(d, crm_kinds[k].nlevels, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * crm.match_fold(text) -> text: transliterated to ASCII, lower case,
+ * punctuation turned into single spaces; NULL when nothing is left.
+ */
+Datum
+crm_match_fold(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	char	   *f = crm_fold_bytes(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+
+	if (f[0] == '\0')
+		PG_RETURN_NULL();
+	PG_RETURN_TEXT_P(cstring_to_text(f));
+}
+
+/* Clustering */
+
+typedef struct ClusterEdge
+{
+	int32		a;
+	int32		b;
+	float8		p;
+} ClusterEdge;
+
+static int
+EdgeCmpDesc(const void *x, const void *y)
+{
+	const ClusterEdge *ex = x;
+	const ClusterEdge *ey = y;
+
+	if (ex->p != ey->p)
+		return ex->p > ey->p ? -1 : 1;
+	if (ex->a != ey->a)
+		return ex->a < ey->a ? -1 : 1;
+	return (ex->b > ey->b) - (ex->b < ey->b);
+}
+
+static int32
+Find(int32 *parent, int32 x)
+{
+	while (parent[x] != x)
+	{
+		parent[x] = parent[parent[x]];
+		x = parent[x];
+	}
+	return x;
+}
+
+/*
+ * crm.match_clusters(a int4[], b int4[], p float8[], n int, min_probability float8) -> int4[]
+ *
+ * a, b hold every scored candidate pair (record numbers 1..n) and p its
+ * probability.  Links at or above min_probability are taken strongest
+ * first; two groups join through a link only when, among the scored pairs
+ * between them, the links at or above min_probability are at least twice
+ * the pairs scored below the veto level (1 - min_probability, at most 0.5).
+ * That stops a chain A ~ B ~ C from joining A and C when A and C were
+ * compared and found different.  Returns the group of each record, named by
+ * its smallest record number.
+ */
+Datum
+crm_match_clusters(PG_FUNCTION_ARGS)
+{
+	ArrayType  *aa = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *ab = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *ap = PG_GETARG_ARRAYTYPE_P(2);
+	int32		n = PG_GETARG_INT32(3);
+	float8		minp = PG_GETARG_FLOAT8(4);
+	float8		veto = Min(0.5, 1.0 - minp);
+	int			ne;
+	int32	   *va,
+			   *vb;
+	float8	   *vp;
+	ClusterEdge *edges;
+	int32	   *parent,
+			   *size,
+			   *next,
+			   *tail,
+			   *deg,
+			   *start,
+			   *adj,
+			   *minid;
+	float8	   *adjp;
+	int			nstrong = 0;
+	Datum	   *out;
+
+	if (ARR_HASNULL(aa) || ARR_HASNULL(ab) || ARR_HASNULL(ap) ||
+		ARR_NDIM(aa) > 1 || ARR_NDIM(ab) > 1 || ARR_NDIM(ap) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pair arrays must be one-dimensional and without nulls")));
+	ne = ArrayGetNItems(ARR_NDIM(aa), ARR_DIMS(aa));
+	if (ArrayGetNItems(ARR_NDIM(ab), ARR_DIMS(ab)) != ne ||
+		ArrayGetNItems(ARR_NDIM(ap), ARR_DIMS(ap)) != ne)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pair arrays must have the same length")));
+	if (n < 0 || n > (int32) (MaxAllocSize / sizeof(int32) / 2) - 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record count %d is out of range", n)));
+	if (isnan(minp) || minp <= 0.0 || minp > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minimum probability must be greater than 0 and at most 1")));
+	va = (int32 *) ARR_DATA_PTR(aa);
+	vb = (int32 *) ARR_DATA_PTR(ab);
+	vp = (float8 *) ARR_DATA_PTR(ap);
+
+	parent = palloc(sizeof(int32) * (n + 1));
+	size = palloc(sizeof(int32) * (n + 1));
+	next = palloc(sizeof(int32) * (n + 1));
+	tail = palloc(sizeof(int32) * (n + 1));
+	minid = palloc(sizeof(int32) * (n + 1));
+	deg = palloc0(sizeof(int32) * (n + 2));
+	start = palloc0(sizeof(int32) * (n + 2));
+	for (int32 i = 0; i <= n; i++)
+	{
+		parent[i] = i;
+		size[i] = 1;
+		next[i] = 0;
+		tail[i] = i;
+		minid[i] = i;
+	}
+
+	/* Adjacency of all scored pairs (compressed rows). */
+	for (int i = 0; i < ne; i++)
+	{
+		if (va[i] < 1 || va[i] > n || vb[i] < 1 || vb[i] > n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("record number out of range 1..%d", n)));
+		deg[va[i]]++;
+		deg[vb[i]]++;
+		if (vp[i] >= minp)
+			nstrong++;
+	}
+	for (int32 i = 1; i <= n + 1; i++)
+		start[i] = start[i - 1] + deg[i - 1];
+	adj = palloc(sizeof(int32) * Max(2 * (Size) ne, 1));
+	adjp = palloc(sizeof(float8) * Max(2 * (Size) ne, 1));
+	memset(deg, 0, sizeof(int32) * (n + 2));
+	for (int i = 0; i < ne; i++)
+	{
+		int			x = va[i],
+					y = vb[i];
+
+		adj[start[x] + deg[x]] = y;
+		adjp[start[x] + deg[x]++] = vp[i];
+		adj[start[y] + deg[y]] = x;
+		adjp[start[y] + deg[y]++] = vp[i];
+	}
+
+	edges = palloc(sizeof(ClusterEdge) * Max(nstrong, 1));
+	nstrong = 0;
+	for (int i = 0; i < ne; i++)
+		if (vp[i] >= minp && va[i] != vb[i])
+		{
+			edges[nstrong].a = va[i];
+			edges[nstrong].b = vb[i];
+			edges[nstrong++].p = vp[i];
+		}
+	qsort(edges, nstrong, sizeof(ClusterEdge), EdgeCmpDesc);
+
+	for (int e = 0; e < nstrong; e++)
+	{
+		int32		rx = Find(parent, edges[e].a);
+		int32		ry = Find(parent, edges[e].b);
+		int32		small,
+					big;
+		int			strong = 0,
+					weak = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (rx == ry)
+			continue;
+		small = size[rx] <= size[ry] ? rx : ry;
+		big = small == rx ? ry : rx;
+		/* Count the scored pairs between the two groups. */
+		for (int32 m = small; m != 0; m = next[m])
+			for (int k = start[m]; k < start[m] + deg[m]; k++)
+				if (Find(parent, adj[k]) == big)
+				{
+					if (adjp[k] >= minp)
+						strong++;
+					else if (adjp[k] < veto)
+						weak++;
+				}
+		if (strong < 2 * weak)
+			continue;
+		parent[small] = big;
+		size[big] += size[small];
+		next[tail[big]] = small;
+		tail[big] = tail[small];
+		minid[big] = Min(minid[big], minid[small]);
+	}
+
+	out = palloc(sizeof(Datum) * Max(n, 1));
+	for (int32 i = 1; i <= n; i++)
+		out[i - 1] = Int32GetDatum(minid[Find(parent, i)]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, INT4OID, 4, true, TYPALIGN_INT));
+}
