@@ -16,7 +16,9 @@
  * Given names use the nickname table through crm.given_names_match(text,
  * text) and phones libphonenumber through crm.phone_match(text, text) when
  * those functions exist; without them those levels fall back to string
- * rules, so the matcher never depends on optional parts being installed.
+ * rules.  Phones are prepared as E.164 ("+...") when crm.try_phone parses
+ * them and as "~digits" otherwise, and crm.phone_match (which raises on
+ * text that is not a number) only ever sees two E.164 values.
  */
 #include "postgres.h"
 
@@ -391,21 +393,29 @@ ComparePhones(MatchState *st, const char *a, int la, const char *b, int lb)
 		level = CRM_LEVEL_MISSING;
 	else if (na == nb && memcmp(da, db, na) == 0)
 		level = 0;
-	else if (st->has_phone)
+	else if (st->has_phone && a[0] == '+' && b[0] == '+')
 	{
-		bool		isnull;
-		Datum		r = CallHelper(&st->phone_fn, a, la, b, lb, &isnull);
-
-		if (!isnull)
+		/*
+		 * Both parsed as valid numbers when prepared (E.164).  Numbers whose
+		 * last six digits differ cannot share a national number, so
+		 * libphonenumber is asked only about the others.
+		 */
+		if (na >= 6 && nb >= 6 && memcmp(da + na - 6, db + nb - 6, 6) == 0)
 		{
-			char	   *m = TextDatumGetCString(r);
+			bool		isnull;
+			Datum		r = CallHelper(&st->phone_fn, a, la, b, lb, &isnull);
 
-			if (strcmp(m, "exact") == 0)
-				level = 0;
-			else if (strcmp(m, "nsn") == 0)
-				level = 1;
-			else if (strcmp(m, "short_nsn") == 0)
-				level = 2;
+			if (!isnull)
+			{
+				char	   *m = TextDatumGetCString(r);
+
+				if (strcmp(m, "exact") == 0)
+					level = 0;
+				else if (strcmp(m, "nsn") == 0)
+					level = 1;
+				else if (strcmp(m, "short_nsn") == 0)
+					level = 2;
+			}
 		}
 	}
 	else if (na >= 9 && nb >= 9 && memcmp(da + na - 9, db + nb - 9, 9) == 0)

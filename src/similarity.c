@@ -35,6 +35,8 @@
 #define CRM_SIM_MAX_CODES	100000
 /* Names with more words than this are compared on their first words only. */
 #define CRM_NAME_MAX_TOKENS 16
+/* Strings of at most this many bytes are decoded on the stack. */
+#define CRM_SHORT_CODES 64
 
 PG_FUNCTION_INFO_V1(crm_jaro_winkler);
 PG_FUNCTION_INFO_V1(crm_damerau_levenshtein);
@@ -141,21 +143,45 @@ crm_jaro_winkler_codes(const pg_wchar *a, int la, const pg_wchar *b, int lb)
 	return jaro + prefix * 0.1 * (1.0 - jaro);
 }
 
+/*
+ * Decode into buf (CRM_SHORT_CODES + 1 entries) when the text is short
+ * enough, else into palloc'd memory: names are short, and the comparison
+ * loops are cheap enough that an allocation per call would show.
+ */
+static CrmCodes
+ShortCodes(const char *s, int len, pg_wchar *buf)
+{
+	CrmCodes	c;
+
+	if (len <= CRM_SHORT_CODES)
+	{
+		c.cp = buf;
+		c.len = pg_mb2wchar_with_len(s, buf, len);
+		return c;
+	}
+	return crm_codes_from_bytes(s, len);
+}
+
 double
 crm_jaro_winkler_bytes(const char *a, int la, const char *b, int lb)
 {
-	CrmCodes	ca = crm_codes_from_bytes(a, la);
-	CrmCodes	cb = crm_codes_from_bytes(b, lb);
+	pg_wchar	sa[CRM_SHORT_CODES + 1];
+	pg_wchar	sb[CRM_SHORT_CODES + 1];
+	CrmCodes	ca = ShortCodes(a, la, sa);
+	CrmCodes	cb = ShortCodes(b, lb, sb);
 	double		r = crm_jaro_winkler_codes(ca.cp, ca.len, cb.cp, cb.len);
 
-	pfree(ca.cp);
-	pfree(cb.cp);
+	if (ca.cp != sa)
+		pfree(ca.cp);
+	if (cb.cp != sb)
+		pfree(cb.cp);
 	return r;
 }
 
 int
 crm_osa_distance_codes(const pg_wchar *a, int la, const pg_wchar *b, int lb, int max)
 {
+	int			stackrows[3 * (CRM_SHORT_CODES + 1)];
 	int		   *rows;
 	int		   *prev2;
 	int		   *prev;
@@ -174,7 +200,7 @@ crm_osa_distance_codes(const pg_wchar *a, int la, const pg_wchar *b, int lb, int
 	band = (max >= 0) ? max : Max(la, lb);
 	big = band + 2;				/* stands for "beyond the band" */
 
-	rows = (int *) palloc(3 * (lb + 1) * sizeof(int));
+	rows = (lb <= CRM_SHORT_CODES) ? stackrows : (int *) palloc(3 * (lb + 1) * sizeof(int));
 	prev2 = rows;
 	prev = rows + (lb + 1);
 	cur = rows + 2 * (lb + 1);
@@ -216,7 +242,8 @@ crm_osa_distance_codes(const pg_wchar *a, int la, const pg_wchar *b, int lb, int
 
 		if (max >= 0 && rowmin > max)
 		{
-			pfree(rows);
+			if (rows != stackrows)
+				pfree(rows);
 			return max + 1;
 		}
 		tmp = prev2;
@@ -226,7 +253,8 @@ crm_osa_distance_codes(const pg_wchar *a, int la, const pg_wchar *b, int lb, int
 	}
 
 	result = prev[lb];
-	pfree(rows);
+	if (rows != stackrows)
+		pfree(rows);
 	if (max >= 0 && result > max)
 		return max + 1;
 	return result;
@@ -235,12 +263,16 @@ crm_osa_distance_codes(const pg_wchar *a, int la, const pg_wchar *b, int lb, int
 int
 crm_osa_distance_bytes(const char *a, int la, const char *b, int lb, int max)
 {
-	CrmCodes	ca = crm_codes_from_bytes(a, la);
-	CrmCodes	cb = crm_codes_from_bytes(b, lb);
+	pg_wchar	sa[CRM_SHORT_CODES + 1];
+	pg_wchar	sb[CRM_SHORT_CODES + 1];
+	CrmCodes	ca = ShortCodes(a, la, sa);
+	CrmCodes	cb = ShortCodes(b, lb, sb);
 	int			r = crm_osa_distance_codes(ca.cp, ca.len, cb.cp, cb.len, max);
 
-	pfree(ca.cp);
-	pfree(cb.cp);
+	if (ca.cp != sa)
+		pfree(ca.cp);
+	if (cb.cp != sb)
+		pfree(cb.cp);
 	return r;
 }
 

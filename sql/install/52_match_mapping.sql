@@ -12,7 +12,7 @@
 -- Prepared-value expression of one field kind over a text expression.
 -- Helpers from other parts of crm (email canonical form, name keys) are used
 -- when installed, so a mapping gets the best normalisation available.
-CREATE FUNCTION crm.match_prepare_expr(kind text, expr text) RETURNS text
+CREATE FUNCTION crm._match_prepare_expr(kind text, expr text) RETURNS text
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	-- STABLE: the choice depends on which helper functions exist.
 AS $$
@@ -59,6 +59,13 @@ BEGIN
 			$f$NULLIF(pg_catalog.lower(pg_catalog.btrim(%1$s)), '') || pg_catalog.chr(31) || pg_catalog.lower(coalesce(%2$s, pg_catalog.btrim(%1$s)))$f$,
 			expr, canon);
 	WHEN 'phone' THEN
+		-- Valid numbers as E.164 ("+..."), others as "~digits" (see match.c).
+		IF pg_catalog.to_regtype('crm.phone') IS NOT NULL
+		   AND pg_catalog.to_regprocedure('crm.try_phone(text, text)') IS NOT NULL THEN
+			RETURN pg_catalog.format(
+				$f$coalesce(pg_catalog.split_part(crm.try_phone(%1$s)::text, ';', 1), NULLIF('~' || pg_catalog.regexp_replace(%1$s, '[^0-9]', '', 'g'), '~'))$f$,
+				expr);
+		END IF;
 		RETURN pg_catalog.format($f$NULLIF(pg_catalog.regexp_replace(%s, '[^0-9+]', '', 'g'), '')$f$, expr);
 	WHEN 'birth_date' THEN
 		RETURN pg_catalog.format($f$NULLIF(pg_catalog.regexp_replace(%s, '[^0-9]', '', 'g'), '')$f$, expr);
@@ -72,7 +79,7 @@ BEGIN
 	END CASE;
 END;
 $$;
-COMMENT ON FUNCTION crm.match_prepare_expr(text, text) IS
+COMMENT ON FUNCTION crm._match_prepare_expr(text, text) IS
 	'SQL expression that prepares a value of a field kind for comparison';
 
 -- Validate a mapping against a table and put it in canonical form:
@@ -241,13 +248,13 @@ COMMENT ON FUNCTION crm.match_mapping(regclass, jsonb) IS
 	'a dedupe mapping checked against its table and put in canonical form';
 
 -- Field kinds of a canonical mapping, in field order.
-CREATE FUNCTION crm.match_mapping_kinds(m jsonb) RETURNS text[]
+CREATE FUNCTION crm._match_mapping_kinds(m jsonb) RETURNS text[]
 	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 	RETURN ARRAY(SELECT f ->> 'kind' FROM pg_catalog.jsonb_array_elements(m -> 'fields') WITH ORDINALITY AS t(f, o) ORDER BY o);
-COMMENT ON FUNCTION crm.match_mapping_kinds(jsonb) IS 'field kinds of a canonical dedupe mapping, in field order';
+COMMENT ON FUNCTION crm._match_mapping_kinds(jsonb) IS 'field kinds of a canonical dedupe mapping, in field order';
 
 -- SELECT list producing (rid int, id text, f text[]) over the source table.
-CREATE FUNCTION crm.match_records_sql(m jsonb, by_id bool DEFAULT false) RETURNS text
+CREATE FUNCTION crm._match_records_sql(m jsonb, by_id bool DEFAULT false) RETURNS text
 	LANGUAGE plpgsql STABLE PARALLEL SAFE
 	-- STABLE: see crm.match_prepare_expr.
 AS $$
@@ -257,13 +264,19 @@ DECLARE
 	raw text;
 BEGIN
 	FOR f IN SELECT * FROM pg_catalog.jsonb_array_elements(m -> 'fields') LOOP
-		SELECT CASE WHEN pg_catalog.count(*) = 1 THEN pg_catalog.min(pg_catalog.format('%I::text', c))
-					ELSE 'pg_catalog.concat_ws('' '', '
-						 || pg_catalog.string_agg(pg_catalog.format('%I::text', c), ', ' ORDER BY o) || ')' END
+		-- Dates are written YYYYMMDD whatever DateStyle says, so day and
+		-- month keep their places.
+		SELECT CASE WHEN pg_catalog.count(*) = 1 THEN pg_catalog.min(e)
+					ELSE 'pg_catalog.concat_ws('' '', ' || pg_catalog.string_agg(e, ', ' ORDER BY o) || ')' END
 		  INTO raw
-		  FROM pg_catalog.jsonb_array_elements_text(f -> 'columns') WITH ORDINALITY AS t(c, o);
+		  FROM (SELECT t.o, CASE WHEN a.atttypid IN ('date'::regtype, 'timestamp'::regtype, 'timestamptz'::regtype)
+								 THEN pg_catalog.format('pg_catalog.to_char(%I, ''YYYYMMDD'')', t.c)
+								 ELSE pg_catalog.format('%I::text', t.c) END AS e
+				  FROM pg_catalog.jsonb_array_elements_text(f -> 'columns') WITH ORDINALITY AS t(c, o)
+				  JOIN pg_catalog.pg_attribute a
+					ON a.attrelid = (m ->> 'source')::regclass AND a.attname = t.c) AS cols;
 		raw := pg_catalog.format('NULLIF(pg_catalog.btrim(%s), '''')', raw);
-		exprs := exprs || crm.match_prepare_expr(f ->> 'kind', raw);
+		exprs := exprs || crm._match_prepare_expr(f ->> 'kind', raw);
 	END LOOP;
 	RETURN pg_catalog.format(
 		'SELECT (pg_catalog.row_number() OVER (ORDER BY %1$I))::int AS rid, %1$I::text AS id, ARRAY[%2$s]::text[] AS f FROM %3$s WHERE %1$I IS NOT NULL%4$s',
@@ -275,17 +288,17 @@ BEGIN
 		ELSE '' END);
 END;
 $$;
-COMMENT ON FUNCTION crm.match_records_sql(jsonb, bool) IS
+COMMENT ON FUNCTION crm._match_records_sql(jsonb, bool) IS
 	'SQL text selecting (rid, id, prepared values) from the source of a canonical dedupe mapping, or only the record whose id is $1';
 
 -- SQL text selecting candidate pairs (ra, rb, rule) from a CTE "rec" of
 -- prepared records: one key per record and blocking rule, blocks above
 -- max_block_size skipped, pairs deduplicated across rules unless per_rule.
-CREATE FUNCTION crm.match_pairs_sql(m jsonb, per_rule bool DEFAULT false) RETURNS text
+CREATE FUNCTION crm._match_pairs_sql(m jsonb, per_rule bool DEFAULT false) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
-	kinds text[] := crm.match_mapping_kinds(m);
+	kinds text[] := crm._match_mapping_kinds(m);
 	rule jsonb;
 	rno int := 0;
 	part text;
@@ -343,5 +356,5 @@ BEGIN
 		(m ->> 'max_block_size')::int, (m ->> 'max_block_size')::int);
 END;
 $$;
-COMMENT ON FUNCTION crm.match_pairs_sql(jsonb, bool) IS
+COMMENT ON FUNCTION crm._match_pairs_sql(jsonb, bool) IS
 	'SQL text of the blocking CTEs of a canonical dedupe mapping: candidate pairs (ra, rb) of CTE rec';

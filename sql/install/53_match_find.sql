@@ -12,7 +12,7 @@ COMMENT ON FUNCTION crm.match_contacts_mapping() IS
 -- The model for a canonical mapping: the one it names, else the newest one
 -- trained on the same source with the same fields, else the shipped
 -- defaults with a prior of one match per record (1 / n).
-CREATE FUNCTION crm.match_model(m jsonb, nrecords bigint, OUT model_id bigint, OUT weights float8[])
+CREATE FUNCTION crm._match_model(m jsonb, nrecords bigint, OUT model_id bigint, OUT weights float8[])
 	LANGUAGE plpgsql STABLE
 	-- STABLE: reads crm.matcher_models.
 AS $$
@@ -29,15 +29,15 @@ BEGIN
 		 ORDER BY mm.version DESC LIMIT 1;
 	END IF;
 	IF model_id IS NULL THEN
-		weights := crm.match_model_weights(crm.match_mapping_kinds(m), '{}',
+		weights := crm.match_model_weights(crm._match_mapping_kinds(m), '{}',
 			1.0 / greatest(nrecords, 2));
 	ELSE
-		weights := crm.match_model_weights(crm.match_mapping_kinds(m), params -> 'fields',
+		weights := crm.match_model_weights(crm._match_mapping_kinds(m), params -> 'fields',
 			(params ->> 'prior')::float8);
 	END IF;
 END;
 $$;
-COMMENT ON FUNCTION crm.match_model(jsonb, bigint) IS
+COMMENT ON FUNCTION crm._match_model(jsonb, bigint) IS
 	'the model (id, or NULL for the shipped defaults) and weights a canonical dedupe mapping is scored with';
 
 CREATE FUNCTION crm.find_duplicates(source regclass DEFAULT 'crm.contacts'::text::regclass, mapping jsonb DEFAULT NULL,
@@ -57,7 +57,7 @@ BEGIN
 	END IF;
 	m := crm.match_mapping(source, mapping);
 	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
-	SELECT mm.model_id, mm.weights INTO mid, w FROM crm.match_model(m, n) mm;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m, n) mm;
 	RETURN QUERY EXECUTE pg_catalog.format($q$
 	WITH rec AS MATERIALIZED (%s),
 	%s,
@@ -69,8 +69,8 @@ BEGIN
 	  FROM scored s JOIN rec a ON a.rid = s.ra JOIN rec b ON b.rid = s.rb
 	 WHERE 1.0 / (1.0 + pg_catalog.power(2.0::float8, -s.w)) >= $3
 	 ORDER BY s.w DESC, a.id, b.id$q$,
-		crm.match_records_sql(m), crm.match_pairs_sql(m))
-	USING crm.match_mapping_kinds(m), w, min_probability, mid;
+		crm._match_records_sql(m), crm._match_pairs_sql(m))
+	USING crm._match_mapping_kinds(m), w, min_probability, mid;
 END;
 $$;
 COMMENT ON FUNCTION crm.find_duplicates(regclass, jsonb, float8) IS
@@ -93,7 +93,7 @@ BEGIN
 	END IF;
 	m := crm.match_mapping(source, mapping);
 	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
-	SELECT mm.model_id, mm.weights INTO mid, w FROM crm.match_model(m, n) mm;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m, n) mm;
 	RETURN QUERY EXECUTE pg_catalog.format($q$
 	WITH rec AS MATERIALIZED (%s),
 	%s,
@@ -119,8 +119,8 @@ BEGIN
 	SELECT pg_catalog.dense_rank() OVER (ORDER BY mu.grp)::bigint, r.id, b.p
 	  FROM multi mu JOIN rec r ON r.rid = mu.rid LEFT JOIN best b ON b.rid = mu.rid
 	 ORDER BY 1, 2$q$,
-		crm.match_records_sql(m), crm.match_pairs_sql(m))
-	USING crm.match_mapping_kinds(m), w, min_probability;
+		crm._match_records_sql(m), crm._match_pairs_sql(m))
+	USING crm._match_mapping_kinds(m), w, min_probability;
 END;
 $$;
 COMMENT ON FUNCTION crm.duplicate_clusters(regclass, jsonb, float8) IS
@@ -141,18 +141,18 @@ DECLARE
 	fb text[];
 BEGIN
 	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
-	SELECT mm.model_id, mm.weights INTO mid, w FROM crm.match_model(m, n) mm;
-	EXECUTE pg_catalog.format('SELECT r.f FROM (%s) r', crm.match_records_sql(m, true))
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m, n) mm;
+	EXECUTE pg_catalog.format('SELECT r.f FROM (%s) r', crm._match_records_sql(m, true))
 		INTO fa USING id_a::text;
 	IF fa IS NULL THEN
 		RAISE EXCEPTION 'record % not found in %', id_a, source USING ERRCODE = 'no_data_found';
 	END IF;
-	EXECUTE pg_catalog.format('SELECT r.f FROM (%s) r', crm.match_records_sql(m, true))
+	EXECUTE pg_catalog.format('SELECT r.f FROM (%s) r', crm._match_records_sql(m, true))
 		INTO fb USING id_b::text;
 	IF fb IS NULL THEN
 		RAISE EXCEPTION 'record % not found in %', id_b, source USING ERRCODE = 'no_data_found';
 	END IF;
-	RETURN crm.match_explain(crm.match_mapping_kinds(m), fa, fb, w) || pg_catalog.jsonb_build_object('model', mid);
+	RETURN crm.match_explain(crm._match_mapping_kinds(m), fa, fb, w) || pg_catalog.jsonb_build_object('model', mid);
 END;
 $$;
 COMMENT ON FUNCTION crm.match_evidence(regclass, anyelement, anyelement, jsonb) IS

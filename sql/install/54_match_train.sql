@@ -56,7 +56,7 @@ BEGIN
 		RAISE EXCEPTION 'max_pairs must be at least 1000' USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	m := crm.match_mapping(source, mapping);
-	kinds := crm.match_mapping_kinds(m);
+	kinds := crm._match_mapping_kinds(m);
 	nf := pg_catalog.cardinality(kinds);
 	FOR f IN 1..nf LOOP
 		nlev := nlev || pg_catalog.cardinality(crm.match_kind_levels(kinds[f]));
@@ -77,7 +77,7 @@ BEGIN
 	IF pg_catalog.to_regclass('pg_temp.crm_train_rec') IS NOT NULL THEN DROP TABLE pg_temp.crm_train_rec; END IF;
 	IF pg_catalog.to_regclass('pg_temp.crm_train_pairs') IS NOT NULL THEN DROP TABLE pg_temp.crm_train_pairs; END IF;
 	IF pg_catalog.to_regclass('pg_temp.crm_train_pat') IS NOT NULL THEN DROP TABLE pg_temp.crm_train_pat; END IF;
-	EXECUTE pg_catalog.format('CREATE TEMP TABLE crm_train_rec ON COMMIT DROP AS %s', crm.match_records_sql(m));
+	EXECUTE pg_catalog.format('CREATE TEMP TABLE crm_train_rec ON COMMIT DROP AS %s', crm._match_records_sql(m));
 	CREATE UNIQUE INDEX ON pg_temp.crm_train_rec (rid);
 	ANALYZE pg_temp.crm_train_rec;
 	SELECT pg_catalog.count(*) INTO n FROM pg_temp.crm_train_rec;
@@ -126,7 +126,7 @@ BEGIN
 	-- Candidate pairs per blocking rule.
 	EXECUTE pg_catalog.format(
 		'CREATE TEMP TABLE crm_train_pairs ON COMMIT DROP AS WITH rec AS (SELECT * FROM pg_temp.crm_train_rec), %s SELECT * FROM pairs',
-		crm.match_pairs_sql(m, true));
+		crm._match_pairs_sql(m, true));
 	nrules := pg_catalog.jsonb_array_length(m -> 'blocking');
 	msum := pg_catalog.array_fill(0::float8, ARRAY[nw]);
 	mcnt := pg_catalog.array_fill(0, ARRAY[nf]);
