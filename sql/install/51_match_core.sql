@@ -113,10 +113,18 @@ COMMENT ON TABLE crm.matcher_models IS
 	'trained dedupe models (m/u per field level and the prior), versioned per source table; the newest with the same fields is used';
 SELECT pg_catalog.pg_extension_config_dump('crm.matcher_models', '');
 SELECT pg_catalog.pg_extension_config_dump('crm.matcher_models_id_seq', '');
--- Models change every user's dedupe results: reading is open, writing is
--- for the table owner and whoever an administrator grants it to.
+-- Models change every user's dedupe results: everyone reads them (the
+-- finders run with the caller's rights), CRM admins train and delete them.
 REVOKE ALL ON crm.matcher_models FROM PUBLIC;
 GRANT SELECT ON crm.matcher_models TO PUBLIC;
+GRANT INSERT, DELETE ON crm.matcher_models TO crm_admin;
+ALTER TABLE crm.matcher_models ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.matcher_models FORCE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON crm.matcher_models FOR SELECT TO PUBLIC USING (true);
+CREATE POLICY admin_insert ON crm.matcher_models FOR INSERT TO crm_admin
+	WITH CHECK ((SELECT crm.current_crm_role()) = 'admin');
+CREATE POLICY admin_delete ON crm.matcher_models FOR DELETE TO crm_admin
+	USING ((SELECT crm.current_crm_role()) = 'admin');
 
 -- Weights array of a model for the given field kinds: element 1 is the
 -- prior log2 odds, then log2(m/u) for each level of each field in turn.

@@ -5,7 +5,8 @@
 CREATE FUNCTION crm.match_contacts_mapping() RETURNS jsonb
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN '{"id": "id", "given_name": "given_name", "family_name": "family_name",
-			 "email": "email", "phone": "phone"}'::jsonb;
+			 "email": "email", "phone": "phone", "city": "city", "region": "region",
+			 "postcode": "postcode", "country": "country"}'::jsonb;
 COMMENT ON FUNCTION crm.match_contacts_mapping() IS
 	'the default dedupe mapping of crm.contacts';
 
