@@ -321,3 +321,19 @@ SELECT count(*) AS addresses, count(*) FILTER (WHERE e::text = v) AS printed_exa
                        LATERAL (SELECT i, substr('first.last' || g || '@mail' || (g % 7) || '.example.com', i, 1) AS c
                                   FROM generate_series(1, length('first.last' || g || '@mail' || (g % 7) || '.example.com')) AS i) s
                  GROUP BY g) r) t;
+
+-- Sorting with abbreviated keys gives the same order as the comparison
+-- function (many shared 8-byte prefixes, and keys shorter than 8 bytes).
+CREATE TABLE email_sort AS
+SELECT (CASE g % 4 WHEN 0 THEN 'first.last' WHEN 1 THEN 'First.Las' WHEN 2 THEN 'a' ELSE 'FIRST' END
+        || (g % 37) || '@Example' || (g % 11) || '.com')::crm.email AS e, g
+  FROM generate_series(1, 3000) g;
+SELECT count(*) AS pairs_out_of_order
+  FROM (SELECT e, lead(e) OVER (ORDER BY e, g) AS next FROM email_sort) s
+ WHERE crm.email_cmp(e, next) > 0;
+CREATE INDEX email_sort_idx ON email_sort (e);
+SET enable_seqscan = off;
+SELECT count(*) AS found_via_index FROM email_sort WHERE e = 'FIRST.LAST4@example4.com';
+RESET enable_seqscan;
+SELECT count(*) AS found_via_scan FROM email_sort WHERE crm.email_eq(e, 'FIRST.LAST4@example4.com');
+DROP TABLE email_sort;

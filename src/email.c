@@ -25,6 +25,7 @@
 #include "mb/pg_wchar.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/sortsupport.h"
 
 #include "email.h"
 
@@ -41,6 +42,7 @@ PG_FUNCTION_INFO_V1(crm_email_le);
 PG_FUNCTION_INFO_V1(crm_email_gt);
 PG_FUNCTION_INFO_V1(crm_email_ge);
 PG_FUNCTION_INFO_V1(crm_email_cmp);
+PG_FUNCTION_INFO_V1(crm_email_sortsupport);
 PG_FUNCTION_INFO_V1(crm_email_hash);
 PG_FUNCTION_INFO_V1(crm_email_hash_extended);
 PG_FUNCTION_INFO_V1(crm_email_domain);
@@ -445,6 +447,64 @@ crm_email_cmp(PG_FUNCTION_ARGS)
 	PG_FREE_IF_COPY(a, 0);
 	PG_FREE_IF_COPY(b, 1);
 	PG_RETURN_INT32(r);
+}
+
+/* Sort comparator without the fmgr call of crm_email_cmp. */
+static int
+EmailFastCmp(Datum x, Datum y, SortSupport ssup)
+{
+	struct varlena *a = DatumGetEmailPP(x);
+	struct varlena *b = DatumGetEmailPP(y);
+	int			r = EmailCmp(a, b);
+
+	if ((Pointer) a != DatumGetPointer(x))
+		pfree(a);
+	if ((Pointer) b != DatumGetPointer(y))
+		pfree(b);
+	return r;
+}
+
+/*
+ * Abbreviated key: the first 8 octets of the local key, zero-padded, as a
+ * big-endian integer.  Keys hold no NUL, so padding sorts a shorter key
+ * first exactly as EmailCmp does.
+ */
+static Datum
+EmailAbbrev(Datum original, SortSupport ssup)
+{
+	struct varlena *v = DatumGetEmailPP(original);
+	size_t		len,
+				i;
+	const char *l = EmailLkey(v, &len);
+	uint64		k = 0;
+
+	for (i = 0; i < 8; i++)
+		k = (k << 8) | (i < len ? (uint8) l[i] : 0);
+	if ((Pointer) v != DatumGetPointer(original))
+		pfree(v);
+	return UInt64GetDatum(k);
+}
+
+static bool
+EmailAbbrevAbort(int memtupcount, SortSupport ssup)
+{
+	return false;
+}
+
+Datum
+crm_email_sortsupport(PG_FUNCTION_ARGS)
+{
+	SortSupport ssup = (SortSupport) PG_GETARG_POINTER(0);
+
+	ssup->comparator = EmailFastCmp;
+	if (ssup->abbreviate && SIZEOF_DATUM == 8)
+	{
+		ssup->abbrev_full_comparator = EmailFastCmp;
+		ssup->comparator = ssup_datum_unsigned_cmp;
+		ssup->abbrev_converter = EmailAbbrev;
+		ssup->abbrev_abort = EmailAbbrevAbort;
+	}
+	PG_RETURN_VOID();
 }
 
 /* Hash the two key lengths and both keys: exactly what equality compares. */

@@ -65,6 +65,10 @@ CREATE FUNCTION crm.email_cmp(crm.email, crm.email) RETURNS integer
 	AS 'MODULE_PATHNAME', 'crm_email_cmp'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.email_cmp(crm.email, crm.email) IS 'btree comparison function for crm.email';
+CREATE FUNCTION crm.email_sortsupport(internal) RETURNS void
+	AS 'MODULE_PATHNAME', 'crm_email_sortsupport'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm.email_sortsupport(internal) IS 'btree sort support for crm.email (abbreviated keys)';
 CREATE FUNCTION crm.email_hash(crm.email) RETURNS integer
 	AS 'MODULE_PATHNAME', 'crm_email_hash'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -118,7 +122,8 @@ CREATE OPERATOR CLASS crm.email_ops
 		OPERATOR 3 crm.=,
 		OPERATOR 4 crm.>=,
 		OPERATOR 5 crm.>,
-		FUNCTION 1 crm.email_cmp(crm.email, crm.email);
+		FUNCTION 1 crm.email_cmp(crm.email, crm.email),
+		FUNCTION 2 crm.email_sortsupport(internal);
 COMMENT ON OPERATOR CLASS crm.email_ops USING btree IS 'default btree operator class for crm.email';
 
 CREATE OPERATOR CLASS crm.email_ops
