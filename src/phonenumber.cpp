@@ -612,8 +612,11 @@ crm_pn_parse(const char *text, size_t len, const char *region,
 		st = PreCheck(text, len, &start, &plus);
 		if (st != CRM_PN_OK)
 			return st;
-		b.text.assign(text, len);
 		b.region.assign(region[0] ? region : kUnknownRegion);
+		/* Without a region, "00..." can only mean "+...": parse that at once. */
+		if (!region[0] && !plus && DoubleZeroAsPlus(text, len, start, &b.retry))
+			return ParseOnce(b.retry, b.region, true, mode, out);
+		b.text.assign(text, len);
 		st = ParseOnce(b.text, b.region, plus, mode, out);
 		if (st == CRM_PN_OK || st == CRM_PN_EXTENSION_TOO_LONG || plus ||
 			!DoubleZeroAsPlus(text, len, start, &b.retry))
