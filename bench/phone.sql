@@ -52,7 +52,7 @@ SELECT bench.compare('crm.phone parse, validation=possible',
 RESET crm.phone_validation;
 
 -- Stored numbers.
-CREATE TABLE phones AS SELECT g, crm.phone(x) AS p, crm.phone(x)::text AS t FROM phone_inputs;
+CREATE TABLE phones AS SELECT g, p, p::text AS t FROM (SELECT g, crm.phone(x) AS p FROM phone_inputs) s;
 ANALYZE phones;
 
 -- E.164 text, as COPY and pg_restore read it back: a fast path, no parser.

@@ -112,9 +112,10 @@ AsciiSpace(char c)
  * Checks made before libphonenumber sees the text: empty, too long, or
  * letters in front of the number.  Text with no digit at all is left to
  * libphonenumber (vanity numbers such as "1-800-FLOWERS" start with digits,
- * so letters first and digits later is the only case refused here).  *start receives the offset just past
- * leading white space and an optional "tel:", and *plus whether the number
- * carries a plus sign (ASCII or full width) anywhere.
+ * so letters first and digits later is the only case refused here).
+ * *start receives the offset just past leading white space and an optional
+ * "tel:", and *plus whether the number carries a plus sign (ASCII or full
+ * width) anywhere.
  */
 CrmPnStatus
 PreCheck(const char *text, size_t len, size_t *start, bool *plus)
