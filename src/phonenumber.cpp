@@ -69,7 +69,10 @@ struct Scratch
 	std::string cc_region;
 	std::string prefix;
 	std::string e164;
+	std::string match_a;
+	std::string match_b;
 	PhoneNumber number;
+	PhoneNumber other;
 };
 
 Scratch &
@@ -799,8 +802,8 @@ crm_pn_match(const char *a, size_t alen, const char *b, size_t blen,
 	{
 		const char *texts[2] = {a, b};
 		size_t		lens[2] = {alen, blen};
-		std::string sa;
-		std::string sb;
+		std::string &sa = Buffers().match_a;
+		std::string &sb = Buffers().match_b;
 		PhoneNumberUtil::MatchType m;
 		CrmPnStatus why = CRM_PN_NOT_A_NUMBER;
 
@@ -854,7 +857,7 @@ crm_pn_match_numbers(const CrmPnNumber *a, const CrmPnNumber *b,
 {
 	try
 	{
-		PhoneNumber first;
+		PhoneNumber &first = Buffers().other;
 
 		first = FromCompact(a);
 		*match = FromMatch(Util().IsNumberMatch(first, FromCompact(b)));
@@ -876,8 +879,8 @@ crm_pn_match_number(const CrmPnNumber *a, const char *b, size_t blen,
 {
 	try
 	{
-		std::string sb;
-		PhoneNumber first;
+		std::string &sb = Buffers().match_b;
+		PhoneNumber &first = Buffers().other;
 		PhoneNumberUtil::MatchType m;
 		size_t		start;
 		bool		plus;
