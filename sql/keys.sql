@@ -112,6 +112,8 @@ SELECT v AS input, crm.address_key(v) AS key
 	('Königsallee 1'),
 	('  '),
 	('###'),
+	('12 Main St # 4'),
+	('12 Main St #4'),
 	('東京都千代田区丸の内1-1')
   ) AS t(v);
 

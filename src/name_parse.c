@@ -153,13 +153,25 @@ TokensFree(TokenList *l)
 		free(l->t);
 }
 
-static void
+static inline bool IsWordByte(unsigned char c);
+
+/*
+ * Add a token, unless it is only punctuation ("-", "."), which says nothing
+ * ('#' counts: it is the unit word of addresses).
+ */
+static bool
 TokensAdd(TokenList *l, const char *s, size_t len, int group)
 {
 	Token	   *t;
+	size_t		i;
 
 	if (l->failed)
-		return;
+		return false;
+	for (i = 0; i < len; i++)
+		if (IsWordByte((unsigned char) s[i]) || s[i] == '#')
+			break;
+	if (i == len)
+		return false;
 	if (l->n == l->cap)
 	{
 		Token	   *nt;
@@ -167,13 +179,13 @@ TokensAdd(TokenList *l, const char *s, size_t len, int group)
 		if (l->cap > INT32_MAX / 2 / (int) sizeof(Token))
 		{
 			l->failed = true;
-			return;
+			return false;
 		}
 		nt = malloc(sizeof(Token) * (size_t) l->cap * 2);
 		if (nt == NULL)
 		{
 			l->failed = true;
-			return;
+			return false;
 		}
 		memcpy(nt, l->t, sizeof(Token) * (size_t) l->n);
 		if (l->t != l->local)
@@ -187,6 +199,7 @@ TokensAdd(TokenList *l, const char *s, size_t len, int group)
 	t->group = group;
 	t->flags = 0;
 	t->role = ROLE_SKIP;
+	return true;
 }
 
 static inline bool
@@ -194,6 +207,12 @@ IsWordByte(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
 		(c >= 'A' && c <= 'Z') || c >= 0x80;
+}
+
+static inline bool
+IsAsciiLetter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 static bool
@@ -257,13 +276,15 @@ AppendParts(CrmBuf *out, const char *s, size_t len)
 	bool		dotted = len >= 3;
 	bool		in_word = false;
 
-	/* Single characters each followed by a dot: "p.o.", "u.s.a" */
+	/* Single characters each followed by a dot: "p.o.", "u.s.a", "a/s" */
 	for (i = 0; dotted && i < len; i++)
 	{
 		unsigned char c = (unsigned char) s[i];
 
 		if ((i % 2 == 0 && !(IsWordByte(c) && c < 0x80)) ||
-			(i % 2 == 1 && c != '.'))
+			(i % 2 == 1 && c != '.' &&
+			 !(c == '/' && i + 1 < len && IsAsciiLetter(s[i - 1]) &&
+			   IsAsciiLetter(s[i + 1]))))
 			dotted = false;
 	}
 	if (dotted)
@@ -378,8 +399,8 @@ TokenizeName(const char *s, size_t len, TokenList *l)
 		{
 			if (in)
 			{
-				TokensAdd(l, s + start, i - start, group);
-				group_used = true;
+				if (TokensAdd(l, s + start, i - start, group))
+					group_used = true;
 				in = false;
 			}
 			if (end != NULL)
@@ -746,12 +767,29 @@ crm_key_company(const char *s, size_t len, CrmBuf *out)
 		return CRM_KEY_NOMEM;
 	}
 
+	/*
+	 * Words first ("a-inc." is the words "a" and "inc"), so that the words
+	 * classified are the words output, and a key is its own key.
+	 */
 	TokensInit(&l);
 	TokenizeSimple(g.data, g.len, ",;()[]{}\"!?*:|", &l);
+	crm_buf_init(&f);
+	for (k = 0; k < l.n; k++)
+		AppendParts(&f, l.t[k].s, l.t[k].len);
+	crm_buf_append(&f, "", 0);
+	TokensFree(&l);
+	crm_buf_free(&g);
+	if (f.failed)
+	{
+		crm_buf_free(&f);
+		return CRM_KEY_NOMEM;
+	}
+	TokensInit(&l);
+	TokenizeSimple(f.data, f.len, "", &l);
 	if (l.failed)
 	{
 		TokensFree(&l);
-		crm_buf_free(&g);
+		crm_buf_free(&f);
 		return CRM_KEY_NOMEM;
 	}
 	e = l.n;
@@ -766,12 +804,10 @@ crm_key_company(const char *s, size_t len, CrmBuf *out)
 			l.t[k].flags |= TOK_SUFFIX;
 		else if (InList(company_connectors, c))
 			l.t[k].flags |= TOK_PARTICLE;
-		if (InList(company_leading, c))
-			l.t[k].flags |= TOK_TITLE;
-		if (k == 0 && strcmp(c, "the") == 0)
+		if (InList(company_leading, c) || strcmp(c, "the") == 0)
 			l.t[k].flags |= TOK_TITLE;
 	}
-	/* Leading "the" or legal form, keeping at least one word. */
+	/* Leading "the" or legal forms, keeping at least one word. */
 	while (e - b > 1 && (l.t[b].flags & TOK_TITLE))
 		b++;
 	/* A trailing run of legal forms and connectors that ends in a form. */
@@ -784,9 +820,9 @@ crm_key_company(const char *s, size_t len, CrmBuf *out)
 		e = r;
 	}
 	for (k = b; k < e; k++)
-		AppendParts(out, l.t[k].s, l.t[k].len);
+		AppendWord(out, l.t[k].s, l.t[k].len);
 	TokensFree(&l);
-	crm_buf_free(&g);
+	crm_buf_free(&f);
 	return KeyStatus(CRM_KEY_OK, out);
 }
 

@@ -446,9 +446,21 @@ LoadNicknames(void)
 	nick_cache_gen = gen;
 }
 
+/*
+ * Make sure the cache is current.  Other sessions' commits arrive as shared
+ * invalidation messages, which a backend reads when it takes a lock; a cache
+ * hit takes none, so once per query execution (fn_extra is per execution)
+ * read them explicitly, and each statement sees what was committed before it
+ * began, as under READ COMMITTED.
+ */
 static void
-EnsureNicknames(void)
+EnsureNicknames(FunctionCallInfo fcinfo)
 {
+	if (fcinfo->flinfo->fn_extra == NULL)
+	{
+		AcceptInvalidationMessages();
+		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 1);
+	}
 	if (nick_hash == NULL || nick_cache_gen != nick_inval_gen)
 		LoadNicknames();
 }
@@ -526,7 +538,7 @@ crm_given_name_key(PG_FUNCTION_ARGS)
 		PG_RETURN_TEXT_P(cstring_to_text(""));
 	if (longkey != NULL)
 		PG_RETURN_TEXT_P(cstring_to_text(longkey));
-	EnsureNicknames();
+	EnsureNicknames(fcinfo);
 	e = hash_search(nick_hash, key, HASH_FIND, NULL);
 	PG_RETURN_TEXT_P(cstring_to_text(e != NULL && e->key != NULL ? e->key : key));
 }
@@ -561,7 +573,7 @@ crm_given_names_match(PG_FUNCTION_ARGS)
 	if (strcmp(k1, k2) == 0)
 		PG_RETURN_BOOL(true);
 
-	EnsureNicknames();
+	EnsureNicknames(fcinfo);
 	r1 = Roots(k1, &n1, &self1);
 	r2 = Roots(k2, &n2, &self2);
 	/* Both lists are sorted: walk them together. */
