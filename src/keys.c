@@ -39,8 +39,8 @@ ArgUtf8(text *t, size_t *len)
 static text *
 ResultText(CrmBuf *b)
 {
-	char	   *copy = pnstrdup(b->data ? b->data : "", b->data ? b->len : 0);
-	size_t		len = b->data ? b->len : 0;
+	char	   *copy = pnstrdup(b->data, b->len);
+	size_t		len = b->len;
 
 	crm_buf_free(b);
 	if (GetDatabaseEncoding() != PG_UTF8)

@@ -49,16 +49,18 @@ static char icu_error[64];
 void
 crm_buf_init(CrmBuf *b)
 {
-	b->data = NULL;
+	b->data = b->inl;
 	b->len = 0;
-	b->cap = 0;
+	b->cap = sizeof(b->inl);
 	b->failed = false;
+	b->inl[0] = '\0';
 }
 
 void
 crm_buf_free(CrmBuf *b)
 {
-	free(b->data);
+	if (b->data != b->inl)
+		free(b->data);
 	crm_buf_init(b);
 }
 
@@ -81,7 +83,14 @@ crm_buf_append(CrmBuf *b, const char *s, size_t n)
 			}
 			cap *= 2;
 		}
-		d = realloc(b->data, cap);
+		if (b->data == b->inl)
+		{
+			d = malloc(cap);
+			if (d != NULL)
+				memcpy(d, b->inl, b->len + 1);
+		}
+		else
+			d = realloc(b->data, cap);
 		if (d == NULL)
 		{
 			b->failed = true;
@@ -390,6 +399,119 @@ FoldUnicode(const char *s, size_t len, CrmBuf *out)
 }
 
 /*
+ * Latin-1 and Latin Extended-A and -B (U+0080..U+024F) folded one code point
+ * at a time, built once with the ICU path itself.  These code points never
+ * combine with one another (combining marks start at U+0300), are all Latin
+ * or Common script, and fold to lower case, so folding a string of them is
+ * folding each one: accented names ("José Müller") take the table and skip
+ * ICU like ASCII names do.  The fuzz harness checks that the two paths agree.
+ */
+#define LATIN_FIRST 0x80
+#define LATIN_LAST	0x24F
+#define LATIN_MAX	7
+
+static char latin_map[LATIN_LAST - LATIN_FIRST + 1][LATIN_MAX + 1];
+
+/* In latin_map: this code point needs the ICU path (µ folds to Greek μ). */
+#define LATIN_SLOW '\xff'
+static int	latin_state;		/* 0 not built, 1 built, -1 failed */
+
+static void
+BuildLatinMap(void)
+{
+	int			cp;
+
+	for (cp = LATIN_FIRST; cp <= LATIN_LAST; cp++)
+	{
+		char		u[2];
+		CrmBuf		b;
+
+		UChar		c16 = (UChar) cp;
+		UChar		one[4];
+		int32_t		ulen;
+		UErrorCode	err = U_ZERO_ERROR;
+
+		u[0] = (char) (0xC0 | (cp >> 6));
+		u[1] = (char) (0x80 | (cp & 0x3F));
+
+		/*
+		 * A code point whose folding is in another script makes the ICU path
+		 * transliterate the whole string, neighbours included.
+		 */
+		ulen = unorm2_normalize(unorm2_getNFKCCasefoldInstance(&err),
+								&c16, 1, one, 4, &err);
+		if (U_FAILURE(err))
+		{
+			latin_state = -1;
+			return;
+		}
+		if (HasNonLatinScript(one, ulen))
+		{
+			latin_map[cp - LATIN_FIRST][0] = LATIN_SLOW;
+			continue;
+		}
+		crm_buf_init(&b);
+		if (FoldUnicode(u, 2, &b) != CRM_KEY_OK || b.failed || b.len > LATIN_MAX)
+		{
+			crm_buf_free(&b);
+			latin_state = -1;
+			return;
+		}
+		memcpy(latin_map[cp - LATIN_FIRST], b.data, b.len + 1);
+		crm_buf_free(&b);
+	}
+	latin_state = 1;
+}
+
+/* The table path: false (out untouched) when s has other code points. */
+static bool
+FoldLatin(const char *s, size_t len, CrmBuf *out)
+{
+	size_t		i;
+	size_t		start = out->len;
+
+	for (i = 0; i < len; i++)
+	{
+		unsigned char c = (unsigned char) s[i];
+
+		if (c >= 0x80)
+		{
+			unsigned char c2;
+			int			cp;
+			const char *m;
+
+			/* Two-byte sequences up to U+024F: lead bytes C2..C9. */
+			if (c < 0xC2 || c > 0xC9 || i + 1 >= len)
+				break;
+			c2 = (unsigned char) s[i + 1];
+			if ((c2 & 0xC0) != 0x80)
+				break;
+			cp = ((c & 0x1F) << 6) | (c2 & 0x3F);
+			if (cp > LATIN_LAST)
+				break;
+			m = latin_map[cp - LATIN_FIRST];
+			if (m[0] == LATIN_SLOW)
+				break;
+			crm_buf_append(out, m, strlen(m));
+			i++;
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		else if (c < 0x20 || c == 0x7f)
+			c = ' ';
+		crm_buf_putc(out, (char) c);
+	}
+	if (i < len)
+	{
+		out->len = start;
+		out->data[start] = '\0';
+		return false;
+	}
+	return true;
+}
+
+/*
  * Fold s (len bytes, UTF-8) into out, appending.  Output is NUL-terminated
  * even when empty.
  */
@@ -408,8 +530,16 @@ crm_fold(const char *s, size_t len, CrmBuf *out)
 
 	if (i < len)
 	{
-		st = FoldUnicode(s, len, out);
-		ScratchTrim();
+		if (latin_state == 0)
+		{
+			BuildLatinMap();
+			ScratchTrim();
+		}
+		if (latin_state != 1 || !FoldLatin(s, len, out))
+		{
+			st = FoldUnicode(s, len, out);
+			ScratchTrim();
+		}
 	}
 	else
 	{
@@ -424,6 +554,22 @@ crm_fold(const char *s, size_t len, CrmBuf *out)
 			crm_buf_putc(out, c);
 		}
 	}
+	if (st == CRM_KEY_OK && out->failed)
+		st = CRM_KEY_NOMEM;
+	return st;
+}
+
+/* The ICU path alone, for the fuzz harness to compare with crm_fold. */
+CrmKeyStatus
+crm_fold_icu(const char *s, size_t len, CrmBuf *out)
+{
+	CrmKeyStatus st;
+
+	if (len > CRM_KEY_MAX_INPUT)
+		return CRM_KEY_TOOLONG;
+	crm_buf_append(out, "", 0);
+	st = FoldUnicode(s, len, out);
+	ScratchTrim();
 	if (st == CRM_KEY_OK && out->failed)
 		st = CRM_KEY_NOMEM;
 	return st;

@@ -225,6 +225,48 @@ InList(const char *const *list, const char *w)
 }
 
 /*
+ * A word list sorted on first use, for a binary search instead of a scan:
+ * company_key looks up every word of every name in some 80 legal forms.
+ */
+typedef struct WordSet
+{
+	const char *const *list;	/* NULL-terminated source list */
+	const char **sorted;		/* sorted copy, or NULL before first use */
+	int			n;
+} WordSet;
+
+static int
+CompareStrPtr(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+static bool
+InSet(WordSet *set, const char *w)
+{
+	if (set->sorted == NULL)
+	{
+		int			n = 0;
+		const char **a;
+
+		while (set->list[n])
+			n++;
+		a = malloc(sizeof(char *) * (n + 1));
+		if (a == NULL)
+			return InList(set->list, w);	/* out of memory: scan */
+		memcpy(a, set->list, sizeof(char *) * n);
+		qsort(a, n, sizeof(char *), CompareStrPtr);
+		set->n = n;
+		set->sorted = a;
+	}
+	return bsearch(&w, set->sorted, set->n, sizeof(char *), CompareStrPtr) != NULL;
+}
+
+static WordSet legal_set = {company_legal, NULL, 0};
+static WordSet connector_set = {company_connectors, NULL, 0};
+static WordSet leading_set = {company_leading, NULL, 0};
+
+/*
  * The classification form of a token: lower case with dots, apostrophes and
  * slashes removed ("Ph.D." -> "phd", "A/S" -> "as").  Empty when too long
  * to be in any list.
@@ -430,23 +472,88 @@ TokenizeName(const char *s, size_t len, TokenList *l)
 		TokensAdd(l, s + start, len - start, group);
 }
 
+/*
+ * The three name word lists as one sorted table of (word, flags), built on
+ * first use, so each token costs one binary search rather than a scan of
+ * every list: normalize_name classifies every word of every name.
+ */
+typedef struct NameWord
+{
+	const char *word;
+	unsigned	flags;
+} NameWord;
+
+static NameWord *name_words;
+static int	name_nwords;
+
+static int
+CompareNameWord(const void *a, const void *b)
+{
+	return strcmp(((const NameWord *) a)->word, ((const NameWord *) b)->word);
+}
+
+static bool
+BuildNameWords(void)
+{
+	const char *const *lists[3] = {name_titles, name_suffixes, name_particles};
+	const unsigned flags[3] = {TOK_TITLE, TOK_SUFFIX, TOK_PARTICLE};
+	NameWord   *w;
+	int			n = 0;
+	int			i;
+	int			k;
+	int			j;
+
+	for (i = 0; i < 3; i++)
+		for (k = 0; lists[i][k]; k++)
+			n++;
+	w = malloc(sizeof(NameWord) * n);
+	if (w == NULL)
+		return false;
+	n = 0;
+	for (i = 0; i < 3; i++)
+		for (k = 0; lists[i][k]; k++)
+		{
+			w[n].word = lists[i][k];
+			w[n].flags = flags[i];
+			n++;
+		}
+	qsort(w, n, sizeof(NameWord), CompareNameWord);
+	/* Merge duplicates (a word in two lists gets both flags). */
+	for (i = 0, j = 0; i < n; i++)
+	{
+		if (j > 0 && strcmp(w[j - 1].word, w[i].word) == 0)
+			w[j - 1].flags |= w[i].flags;
+		else
+			w[j++] = w[i];
+	}
+	name_nwords = j;
+	name_words = w;
+	return true;
+}
+
 /* Flags of a token from its compact form; fold is the folded token. */
 static unsigned
 ClassifyName(const char *fold, size_t len)
 {
 	char		c[MAX_COMPACT];
-	unsigned	f = 0;
+	NameWord	key;
+	NameWord   *hit;
 
+	if (len >= 2 * MAX_COMPACT)
+		return 0;
 	Compact(fold, len, c);
 	if (c[0] == '\0')
 		return 0;
-	if (InList(name_titles, c))
-		f |= TOK_TITLE;
-	if (InList(name_suffixes, c))
-		f |= TOK_SUFFIX;
-	if (InList(name_particles, c))
-		f |= TOK_PARTICLE;
-	return f;
+	if (name_words == NULL && !BuildNameWords())
+	{
+		/* Out of memory: fall back to the lists themselves. */
+		return (InList(name_titles, c) ? TOK_TITLE : 0) |
+			(InList(name_suffixes, c) ? TOK_SUFFIX : 0) |
+			(InList(name_particles, c) ? TOK_PARTICLE : 0);
+	}
+	key.word = c;
+	hit = bsearch(&key, name_words, name_nwords, sizeof(NameWord), CompareNameWord);
+	return hit ? hit->flags : 0;
 }
 
 /* Roles for tokens [b, e) read as "First Middle Last". */
@@ -611,7 +718,7 @@ crm_key_name_parts_free(CrmNameParts *p)
 
 /*
  * crm.name_parts: the parts as written (white space collapsed, commas
- * dropped).  A part that is absent is left with data == NULL.
+ * dropped).  A part that is absent is left empty (len == 0).
  */
 CrmKeyStatus
 crm_key_name_parts(const char *s, size_t len, CrmNameParts *p)
@@ -800,11 +907,11 @@ crm_key_company(const char *s, size_t len, CrmBuf *out)
 		Compact(l.t[k].s, l.t[k].len, c);
 		if (c[0] == '\0')
 			continue;
-		if (InList(company_legal, c))
+		if (InSet(&legal_set, c))
 			l.t[k].flags |= TOK_SUFFIX;
-		else if (InList(company_connectors, c))
+		else if (InSet(&connector_set, c))
 			l.t[k].flags |= TOK_PARTICLE;
-		if (InList(company_leading, c) || strcmp(c, "the") == 0)
+		if (InSet(&leading_set, c) || strcmp(c, "the") == 0)
 			l.t[k].flags |= TOK_TITLE;
 	}
 	/* Leading "the" or legal forms, keeping at least one word. */
@@ -824,6 +931,48 @@ crm_key_company(const char *s, size_t len, CrmBuf *out)
 	TokensFree(&l);
 	crm_buf_free(&f);
 	return KeyStatus(CRM_KEY_OK, out);
+}
+
+/* address_words sorted on first use; the key form of w, or NULL. */
+static const char *const (*address_sorted)[2];
+static int	address_n;
+
+static int
+ComparePair(const void *a, const void *b)
+{
+	return strcmp((*(const char *const (*)[2]) a)[0], (*(const char *const (*)[2]) b)[0]);
+}
+
+static const char *
+AddressWord(const char *w)
+{
+	const char *key[2] = {w, NULL};
+	const char *const (*hit)[2];
+	int			k;
+
+	if (address_sorted == NULL)
+	{
+		const char *(*a)[2];
+		int			n = 0;
+
+		while (address_words[n][0])
+			n++;
+		a = malloc(sizeof(*a) * n);
+		if (a == NULL)
+		{
+			/* Out of memory: scan. */
+			for (k = 0; address_words[k][0]; k++)
+				if (strcmp(address_words[k][0], w) == 0)
+					return address_words[k][1];
+			return NULL;
+		}
+		memcpy(a, address_words, sizeof(*a) * n);
+		qsort(a, n, sizeof(*a), ComparePair);
+		address_n = n;
+		address_sorted = (const char *const (*)[2]) a;
+	}
+	hit = bsearch(key, address_sorted, address_n, sizeof(*address_sorted), ComparePair);
+	return hit ? (*hit)[1] : NULL;
 }
 
 /*
@@ -869,7 +1018,6 @@ crm_key_address(const char *s, size_t len, CrmBuf *out)
 			const char *word;
 			size_t		wl;
 			char		stem[80];
-			int			k;
 
 			start = i;
 			while (start < w.len && w.data[start] != ' ')
@@ -887,14 +1035,20 @@ crm_key_address(const char *s, size_t len, CrmBuf *out)
 				word = stem;
 				wl -= 4;
 			}
-			for (k = 0; address_words[k][0]; k++)
+			if (wl < sizeof(stem))
 			{
-				if (strlen(address_words[k][0]) == wl &&
-					memcmp(address_words[k][0], word, wl) == 0)
+				const char *key;
+
+				if (word != stem)
 				{
-					word = address_words[k][1];
+					memcpy(stem, word, wl);
+					stem[wl] = '\0';
+				}
+				key = AddressWord(stem);
+				if (key != NULL)
+				{
+					word = key;
 					wl = strlen(word);
-					break;
 				}
 			}
 			if (wl == 4 && memcmp(word, "unit", 4) == 0)

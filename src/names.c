@@ -123,8 +123,8 @@ static text *
 BufToText(CrmBuf *b)
 {
 	text	   *t;
-	const char *s = b->data ? b->data : "";
-	size_t		n = b->data ? b->len : 0;
+	const char *s = b->data;
+	size_t		n = b->len;
 
 	if (GetDatabaseEncoding() == PG_UTF8)
 		t = cstring_to_text_with_len(s, n);
@@ -190,7 +190,7 @@ crm_name_parts(PG_FUNCTION_ARGS)
 	parts[4] = &p.suffix;
 	for (i = 0; i < 5; i++)
 	{
-		nulls[i] = (parts[i]->data == NULL || parts[i]->len == 0);
+		nulls[i] = (parts[i]->len == 0);
 		values[i] = (Datum) 0;
 	}
 	for (i = 0; i < 5; i++)

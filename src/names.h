@@ -28,13 +28,20 @@ typedef enum CrmKeyStatus
 	CRM_KEY_PSL					/* libpsl has no built-in suffix list */
 } CrmKeyStatus;
 
-/* A growable, always NUL-terminated byte string on malloc. */
+/*
+ * A growable, always NUL-terminated byte string: in the struct itself while
+ * short (names and keys nearly always are), then on malloc.  Never copy a
+ * CrmBuf by value: data may point into it.
+ */
+#define CRM_BUF_INLINE 120
+
 typedef struct CrmBuf
 {
-	char	   *data;
+	char	   *data;			/* inl or malloc'd; never NULL after init */
 	size_t		len;
 	size_t		cap;
 	bool		failed;			/* an allocation failed: contents incomplete */
+	char		inl[CRM_BUF_INLINE];
 } CrmBuf;
 
 extern void crm_buf_init(CrmBuf *b);
@@ -44,6 +51,7 @@ extern void crm_buf_putc(CrmBuf *b, char c);
 
 /* name_fold.c */
 extern CrmKeyStatus crm_fold(const char *s, size_t len, CrmBuf *out);
+extern CrmKeyStatus crm_fold_icu(const char *s, size_t len, CrmBuf *out);
 extern const char *crm_icu_error(void);
 
 /* name_parse.c */
