@@ -1,0 +1,362 @@
+-- crm install script, part 62: the lead-scoring engine.
+--
+-- Fit is a pure function of the contact and its account, recomputed by a
+-- BEFORE trigger when one of its inputs changes.  Engagement is a sum of
+-- events, each worth its rule's points decayed by the rule's half-life, so
+-- for every (contact, rule) we keep one row in crm.engagement_state: the
+-- decayed sum S of all its events as of time T.  An event at t adds
+-- p * 2^(-(T - t)/h) (or moves T forward and decays S), a deleted event
+-- subtracts the same amount: O(1) per event, exact, independent of the
+-- order events arrive in.  The rule's cap is applied when the value is
+-- read, so it never loses information.  Time-window rules ("web visits in
+-- the last 30 days") cannot be folded into one number; they are counted
+-- from crm.activities through its (contact_id, occurred_at) index.
+--
+-- The contact row carries a snapshot (fit_score, engagement_score as of
+-- engagement_as_of, lead_score, lead_grade) refreshed on every event, so
+-- lists sort by score without computing anything; crm.lead_score() and the
+-- crm.lead_scores view compute the exact value at any moment.
+--
+-- The triggers are statement-level with transition tables, so a bulk load
+-- of activities costs one aggregate and one upsert per (contact, rule), not
+-- one round of queries per row.  They run as the extension owner (SECURITY
+-- DEFINER): scores are derived data that the users whose activity changes
+-- them may not write directly, and the MQL hand-off must assign an owner
+-- that the user who logged the activity could not choose.
+
+CREATE TABLE crm.engagement_state (
+	contact_id bigint NOT NULL REFERENCES crm.contacts ON DELETE CASCADE,
+	rule_id bigint NOT NULL REFERENCES crm.engagement_rules ON DELETE CASCADE,
+	value float8 NOT NULL,
+	as_of timestamptz NOT NULL,
+	PRIMARY KEY (contact_id, rule_id)
+);
+CREATE INDEX ON crm.engagement_state (rule_id);
+COMMENT ON TABLE crm.engagement_state IS
+	'per contact and decaying engagement rule: the decayed sum of its points as of as_of (derived; rebuilt by crm.rescore_all())';
+
+-- The attributes fit rules can test, for one contact: a composite so that
+-- the trigger and the set-based rescore evaluate rules the same way.
+CREATE TYPE crm.fit_input AS (
+	seniority text,
+	title text,
+	job_function text,
+	industry text,
+	employees text,
+	annual_revenue text,
+	country text,
+	lead_source text,
+	email_domain text,
+	email_kind text
+);
+COMMENT ON TYPE crm.fit_input IS 'the contact and account attributes fit rules test';
+
+-- STABLE: reads crm.email_domain_kinds.
+CREATE FUNCTION crm._fit_input(c crm.contacts, a crm.accounts) RETURNS crm.fit_input
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN ROW(crm.title_seniority(c.title),
+		   pg_catalog.lower(c.title),
+		   pg_catalog.lower(c.job_function),
+		   pg_catalog.lower(a.industry),
+		   a.employees::text,
+		   a.annual_revenue::text,
+		   COALESCE(c.country, a.country),
+		   c.lead_source,
+		   pg_catalog.lower(pg_catalog.split_part(c.email::text, '@', 2)),
+		   CASE WHEN c.email IS NOT NULL
+				THEN crm.email_domain_kind(pg_catalog.split_part(c.email::text, '@', 2)) END)::crm.fit_input;
+
+-- STABLE: reads the rules.
+CREATE FUNCTION crm.fit_score(i crm.fit_input) RETURNS float8
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT COALESCE(pg_catalog.sum(g.total), 0)::float8
+	  FROM (SELECT crm.clamp_points(pg_catalog.sum(r.points), sg.min_points, sg.max_points) AS total
+			  FROM crm.fit_rules r
+			  JOIN crm.score_groups sg ON sg.name = r.group_name
+			 WHERE r.active
+			   AND crm.fit_rule_matches(r.operator, r.match_values, r.low, r.high,
+					CASE r.attribute
+						WHEN 'seniority' THEN i.seniority
+						WHEN 'title' THEN i.title
+						WHEN 'job_function' THEN i.job_function
+						WHEN 'industry' THEN i.industry
+						WHEN 'employees' THEN i.employees
+						WHEN 'annual_revenue' THEN i.annual_revenue
+						WHEN 'country' THEN i.country
+						WHEN 'lead_source' THEN i.lead_source
+						WHEN 'email_domain' THEN i.email_domain
+						WHEN 'email_kind' THEN i.email_kind
+					END)
+			 GROUP BY sg.name, sg.min_points, sg.max_points) g;
+END;
+COMMENT ON FUNCTION crm.fit_score(crm.fit_input) IS
+	'fit score for a set of attributes: matching fit rules summed per score group, each group clamped to its bounds';
+
+-- Engagement of one contact at a moment, per rule and group, exactly.
+-- When `at` is earlier than the stored state (a question about the past),
+-- the decaying rules are recomputed from the activities up to `at`.
+-- STABLE: reads rules, state and activities.
+CREATE FUNCTION crm.engagement_score(contact_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS float8
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+	WITH per_rule AS (
+		-- decaying and permanent rules, from the state
+		SELECT r.id, r.group_name, crm.clamp_points(crm.decayed_value(s.value, s.as_of, r.half_life, engagement_score.as_of),
+				-r.max_points, r.max_points) AS v
+		  FROM crm.engagement_state s JOIN crm.engagement_rules r ON r.id = s.rule_id
+		 WHERE s.contact_id = engagement_score.contact_id AND r.active AND r.time_window IS NULL
+		   AND NOT EXISTS (SELECT 1 FROM crm.engagement_state s2
+							WHERE s2.contact_id = engagement_score.contact_id AND s2.as_of > engagement_score.as_of)
+		UNION ALL
+		-- the same, replayed from activities when the state is newer than as_of
+		SELECT r.id, r.group_name, crm.clamp_points(pg_catalog.sum(r.points
+				* crm.decay_factor(engagement_score.as_of - a.occurred_at, r.half_life)), -r.max_points, r.max_points)
+		  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
+		 WHERE a.contact_id = engagement_score.contact_id AND a.occurred_at <= engagement_score.as_of
+		   AND r.active AND r.time_window IS NULL
+		   AND EXISTS (SELECT 1 FROM crm.engagement_state s2
+						WHERE s2.contact_id = engagement_score.contact_id AND s2.as_of > engagement_score.as_of)
+		 GROUP BY r.id, r.group_name, r.max_points
+		UNION ALL
+		-- time-window rules, counted
+		SELECT r.id, r.group_name, crm.clamp_points(pg_catalog.sum(r.points), -r.max_points, r.max_points)
+		  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
+		 WHERE a.contact_id = engagement_score.contact_id
+		   AND a.occurred_at <= engagement_score.as_of
+		   AND a.occurred_at > engagement_score.as_of - r.time_window
+		   AND r.active AND r.time_window IS NOT NULL
+		 GROUP BY r.id, r.group_name, r.max_points
+	)
+	SELECT COALESCE(pg_catalog.sum(g.total), 0)::float8
+	  FROM (SELECT crm.clamp_points(pg_catalog.sum(p.v), sg.min_points, sg.max_points) AS total
+			  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
+			 GROUP BY sg.name, sg.min_points, sg.max_points) g;
+END;
+COMMENT ON FUNCTION crm.engagement_score(bigint, timestamptz) IS
+	'engagement score of a contact at as_of: decayed and windowed rule points, capped per rule and per group; writes nothing';
+
+-- Overall score from its two halves.  STABLE: reads the settings.
+CREATE FUNCTION crm.combine_score(fit float8, engagement float8) RETURNS float8
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT crm.clamp_points(COALESCE(fit, 0) + COALESCE(engagement, 0), 0, s.score_ceiling)
+		  FROM crm.scoring_settings s);
+COMMENT ON FUNCTION crm.combine_score(float8, float8) IS
+	'lead score: fit + engagement, clamped to [0, score_ceiling]';
+
+-- STABLE: reads the contact, rules and state.
+CREATE FUNCTION crm.lead_score(contact_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS float8
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT crm.combine_score(crm.fit_score(crm._fit_input(c, a)), crm.engagement_score(c.id, lead_score.as_of))
+	  FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
+	 WHERE c.id = lead_score.contact_id;
+END;
+COMMENT ON FUNCTION crm.lead_score(bigint, timestamptz) IS
+	'lead score of a contact at as_of (default now), with engagement decayed to that moment; null for an unknown or invisible contact; writes nothing';
+
+-- Current scores for every contact the caller may see, computed set-based
+-- (one pass over the state, one range scan of recent activities).
+CREATE VIEW crm.lead_scores WITH (security_invoker = true) AS
+WITH per_rule AS (
+	SELECT s.contact_id, r.group_name,
+		   crm.clamp_points(crm.decayed_value(s.value, s.as_of, r.half_life, pg_catalog.now()),
+							-r.max_points, r.max_points) AS v
+	  FROM crm.engagement_state s JOIN crm.engagement_rules r ON r.id = s.rule_id
+	 WHERE r.active AND r.time_window IS NULL
+	UNION ALL
+	SELECT a.contact_id, r.group_name, crm.clamp_points(pg_catalog.sum(r.points), -r.max_points, r.max_points)
+	  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
+	 WHERE r.active AND r.time_window IS NOT NULL
+	   AND a.occurred_at > pg_catalog.now() - (SELECT pg_catalog.max(w.time_window) FROM crm.engagement_rules w
+												WHERE w.active)
+	   AND a.occurred_at > pg_catalog.now() - r.time_window AND a.occurred_at <= pg_catalog.now()
+	   AND a.contact_id IS NOT NULL
+	 GROUP BY a.contact_id, r.id, r.group_name, r.max_points
+), per_group AS (
+	SELECT p.contact_id, crm.clamp_points(pg_catalog.sum(p.v), sg.min_points, sg.max_points) AS total
+	  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
+	 GROUP BY p.contact_id, sg.name, sg.min_points, sg.max_points
+), engagement AS (
+	SELECT g.contact_id, pg_catalog.sum(g.total) AS engagement FROM per_group g GROUP BY g.contact_id
+)
+SELECT c.id AS contact_id,
+	   c.fit_score::float8 AS fit_score,
+	   COALESCE(e.engagement, 0)::float8 AS engagement_score,
+	   crm.combine_score(c.fit_score::float8, e.engagement) AS lead_score,
+	   crm.lead_grade(c.fit_score::float8, e.engagement) AS lead_grade,
+	   c.lifecycle_stage
+  FROM crm.contacts c LEFT JOIN engagement e ON e.contact_id = c.id;
+COMMENT ON VIEW crm.lead_scores IS
+	'current fit, engagement (decayed to now), lead score and grade of every contact the caller may see';
+
+-- Keep fit, score and grade of a contact row in step with its inputs, and
+-- hand it to sales when its score crosses the MQL threshold.  Fit rules are
+-- evaluated only when one of their inputs changed; the rest is arithmetic.
+CREATE FUNCTION crm._contacts_score() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s crm.scoring_settings;
+	a crm.accounts;
+	engagement float8;
+BEGIN
+	SELECT * INTO STRICT s FROM crm.scoring_settings;
+	IF TG_OP = 'INSERT' OR NEW.fit_score IS NULL
+	   OR (NEW.title, NEW.job_function, NEW.account_id, NEW.email::text, NEW.lead_source, NEW.country)
+		  IS DISTINCT FROM (OLD.title, OLD.job_function, OLD.account_id, OLD.email::text, OLD.lead_source, OLD.country)
+	   OR (NEW.fit_score IS DISTINCT FROM OLD.fit_score
+		   AND current_setting('crm.rescoring', true) IS DISTINCT FROM 'on') THEN
+		IF NEW.account_id IS NOT NULL THEN
+			SELECT * INTO a FROM crm.accounts WHERE id = NEW.account_id;
+		END IF;
+		NEW.fit_score := crm.fit_score(crm._fit_input(NEW, a));
+	END IF;
+	engagement := COALESCE(NEW.engagement_score, 0);
+	NEW.lead_score := crm.clamp_points(NEW.fit_score::float8 + engagement, 0, s.score_ceiling);
+	NEW.lead_grade := crm.lead_grade(NEW.fit_score::float8, engagement);
+
+	IF TG_OP = 'UPDATE' AND NEW.lifecycle_stage IS DISTINCT FROM OLD.lifecycle_stage
+	   AND crm.lifecycle_position(NEW.lifecycle_stage) < crm.lifecycle_position(OLD.lifecycle_stage)
+	   AND current_setting('crm.lifecycle_override', true) IS DISTINCT FROM NEW.id::text THEN
+		RAISE EXCEPTION 'lifecycle stage of contact % cannot move back from % to %',
+				NEW.id, OLD.lifecycle_stage, NEW.lifecycle_stage
+			USING ERRCODE = 'check_violation',
+				  DETAIL = 'Lifecycle stages only move forward on their own.',
+				  HINT = 'Use crm.set_lifecycle_stage(contact_id, stage, reason) to move a contact back on purpose.';
+	END IF;
+
+	-- crossing the threshold upward makes a lead an MQL; the AFTER trigger
+	-- then creates the follow-up task and notifies
+	IF s.handoff_enabled AND NEW.lead_score >= s.mql_threshold
+	   AND (TG_OP = 'INSERT' OR OLD.lead_score IS NULL OR OLD.lead_score < s.mql_threshold)
+	   AND crm.lifecycle_position(NEW.lifecycle_stage) < crm.lifecycle_position('mql') THEN
+		NEW.lifecycle_stage := 'mql';
+	END IF;
+	IF NEW.lifecycle_stage = 'mql' AND (TG_OP = 'INSERT' OR OLD.lifecycle_stage IS DISTINCT FROM 'mql') THEN
+		NEW.owner_id := COALESCE(crm._assign_owner(NEW), NEW.owner_id);
+	END IF;
+	RETURN NEW;
+END $$;
+
+CREATE TRIGGER score BEFORE INSERT OR UPDATE ON crm.contacts
+	FOR EACH ROW EXECUTE FUNCTION crm._contacts_score();
+
+-- Account attributes feed the fit of its contacts.
+CREATE FUNCTION crm._accounts_rescore() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	-- setting fit_score to null makes the contacts trigger recompute it
+	UPDATE crm.contacts c SET fit_score = NULL
+	  FROM new_accounts n JOIN old_accounts o ON o.id = n.id
+	 WHERE c.account_id = n.id
+	   AND (n.industry, n.employees, n.annual_revenue, n.country)
+		   IS DISTINCT FROM (o.industry, o.employees, o.annual_revenue, o.country);
+	RETURN NULL;
+END $$;
+CREATE TRIGGER rescore_contacts AFTER UPDATE ON crm.accounts
+	REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._accounts_rescore();
+
+-- Fold a batch of activity changes into the engagement state and refresh
+-- the snapshots of the contacts concerned.  New rows count +1, removed rows
+-- -1 (an UPDATE is both).  The batch is summed per (contact, rule) decayed
+-- to the transaction time, then added to the stored state decayed to the
+-- same time.  An activity dated in the future counts from the moment it is
+-- recorded, so no state is ever ahead of the clock.
+CREATE FUNCTION crm._activities_score() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	changes text;
+BEGIN
+	changes := CASE TG_OP
+		WHEN 'INSERT' THEN
+			'SELECT contact_id, kind, occurred_at, 1::float8 AS sign FROM new_activities'
+		WHEN 'DELETE' THEN
+			'SELECT contact_id, kind, occurred_at, -1::float8 FROM old_activities'
+		ELSE
+			'SELECT contact_id, kind, occurred_at, 1::float8 FROM new_activities
+			 UNION ALL
+			 SELECT contact_id, kind, occurred_at, -1::float8 FROM old_activities'
+		END;
+	EXECUTE format($q$
+		WITH ch AS (%s),
+		batch AS (
+			SELECT ch.contact_id, r.id AS rule_id,
+				   sum(ch.sign * r.points
+					   * crm.decay_factor(now() - least(ch.occurred_at, now()), r.half_life)) AS v,
+				   now() AS t1
+			  FROM ch JOIN crm.engagement_rules r
+				ON r.activity_kind = ch.kind AND r.active AND r.time_window IS NULL
+			 WHERE ch.contact_id IS NOT NULL
+			 GROUP BY ch.contact_id, r.id
+		)
+		INSERT INTO crm.engagement_state AS s (contact_id, rule_id, value, as_of)
+		SELECT b.contact_id, b.rule_id, b.v, b.t1 FROM batch b
+		ON CONFLICT (contact_id, rule_id) DO UPDATE
+		   SET value = (SELECT crm.decayed_value(s.value, s.as_of, r.half_life, greatest(s.as_of, excluded.as_of))
+							 + crm.decayed_value(excluded.value, excluded.as_of, r.half_life,
+												 greatest(s.as_of, excluded.as_of))
+						  FROM crm.engagement_rules r WHERE r.id = s.rule_id),
+			   as_of = greatest(s.as_of, excluded.as_of)
+	$q$, changes);
+	EXECUTE format($q$
+		WITH ch AS (%s)
+		UPDATE crm.contacts c
+		   SET engagement_score = crm.engagement_score(c.id, now()), engagement_as_of = now()
+		 WHERE c.id IN (SELECT ch.contact_id FROM ch JOIN crm.engagement_rules r
+						  ON r.activity_kind = ch.kind AND r.active)
+	$q$, changes);
+	RETURN NULL;
+END $$;
+
+CREATE TRIGGER score AFTER INSERT ON crm.activities
+	REFERENCING NEW TABLE AS new_activities
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._activities_score();
+CREATE TRIGGER score_delete AFTER DELETE ON crm.activities
+	REFERENCING OLD TABLE AS old_activities
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._activities_score();
+CREATE TRIGGER score_update AFTER UPDATE ON crm.activities
+	REFERENCING OLD TABLE AS old_activities NEW TABLE AS new_activities
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._activities_score();
+
+-- Recompute everything after a rule change, set-based: rebuild the state
+-- from the activities, then every contact's fit and snapshot in one UPDATE.
+-- Runs with the caller's rights (crm_admin, who sees every contact); the
+-- setting crm.rescoring tells the contacts trigger that fit_score is
+-- already computed.
+CREATE FUNCTION crm.rescore_all() RETURNS bigint
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	n bigint;
+	t timestamptz := now();
+BEGIN
+	PERFORM set_config('crm.rescoring', 'on', true);
+	LOCK TABLE crm.engagement_state IN EXCLUSIVE MODE;
+	DELETE FROM crm.engagement_state;
+	INSERT INTO crm.engagement_state (contact_id, rule_id, value, as_of)
+	SELECT a.contact_id, r.id,
+		   sum(r.points * crm.decay_factor(t - least(a.occurred_at, t), r.half_life)), t
+	  FROM crm.activities a
+	  JOIN crm.engagement_rules r ON r.activity_kind = a.kind AND r.active AND r.time_window IS NULL
+	 WHERE a.contact_id IS NOT NULL
+	 GROUP BY a.contact_id, r.id;
+	UPDATE crm.contacts c
+	   SET fit_score = crm.fit_score(crm._fit_input(c, (SELECT a FROM crm.accounts a WHERE a.id = c.account_id))),
+		   engagement_score = COALESCE(ls.engagement_score, 0),
+		   engagement_as_of = t
+	  FROM crm.lead_scores ls
+	 WHERE ls.contact_id = c.id;
+	GET DIAGNOSTICS n = ROW_COUNT;
+	PERFORM set_config('crm.rescoring', 'off', true);
+	RETURN n;
+END $$;
+COMMENT ON FUNCTION crm.rescore_all() IS
+	'recompute engagement state, fit, score and grade of every contact after a rule change; returns the number of contacts';
+REVOKE ALL ON FUNCTION crm.rescore_all() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm.rescore_all() TO crm_admin;
