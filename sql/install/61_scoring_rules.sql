@@ -8,7 +8,7 @@
 --   crm.fit_rules          who the contact is (title, function, company ...)
 --   crm.engagement_rules   what the contact did (activity type -> points),
 --                          decaying with a half-life or counted in a window
---   crm.email_domain_kinds free-mail and disposable domains (negative fit)
+--   crm.competitor_domains rivals' email domains (negative fit)
 -- Fit and engagement are kept apart: the grade (A1 ... C3) reads them
 -- separately, the score adds them up under an overall ceiling.
 
@@ -139,23 +139,26 @@ INSERT INTO crm.engagement_rules (name, group_name, activity_kind, points, max_p
 	('call', 'sales_touch', 'call', 5, 15, '45 days', NULL),
 	('event attended', 'sales_touch', 'event_attended', 10, 20, '90 days', NULL);
 
--- Free-mail, disposable and competitor domains for the email_kind attribute.
-CREATE TABLE crm.email_domain_kinds (
-	domain text PRIMARY KEY CHECK (domain = pg_catalog.lower(domain)),
-	kind text NOT NULL CHECK (kind IN ('free', 'disposable', 'competitor', 'role'))
+-- Competitors' domains for the email_kind attribute ("competitor"); free
+-- and disposable domains come from crm.email_domains (the email type).
+CREATE TABLE crm.competitor_domains (
+	domain text PRIMARY KEY CHECK (domain = pg_catalog.lower(domain) AND domain ~ '^[a-z0-9-]+(\.[a-z0-9-]+)+$'),
+	competitor text
 );
-INSERT INTO crm.email_domain_kinds
-SELECT d, 'free' FROM unnest('{gmail.com,googlemail.com,yahoo.com,yahoo.co.uk,yahoo.fr,ymail.com,
-	hotmail.com,hotmail.co.uk,hotmail.fr,outlook.com,live.com,msn.com,aol.com,icloud.com,me.com,mac.com,
-	gmx.de,gmx.net,gmx.com,web.de,t-online.de,orange.fr,free.fr,laposte.net,protonmail.com,proton.me,
-	zoho.com,mail.com,yandex.com,yandex.ru,mail.ru,qq.com,163.com,126.com,bigpond.com,btinternet.com,
-	comcast.net,verizon.net,att.net,sbcglobal.net}'::text[]) AS d
-UNION ALL
-SELECT d, 'disposable' FROM unnest('{mailinator.com,guerrillamail.com,10minutemail.com,tempmail.com,
-	temp-mail.org,yopmail.com,trashmail.com,sharklasers.com,getnada.com,dispostable.com,
-	maildrop.cc,throwawaymail.com,fakeinbox.com,mintemail.com,mohmal.com}'::text[]) AS d;
-SELECT pg_catalog.pg_extension_config_dump('crm.email_domain_kinds', '');
-COMMENT ON TABLE crm.email_domain_kinds IS 'email domains with a known kind: free, disposable, competitor (add your rivals) or role';
+SELECT pg_catalog.pg_extension_config_dump('crm.competitor_domains', '');
+COMMENT ON TABLE crm.competitor_domains IS 'email domains of competitors (and their subdomains): a negative fit signal';
+
+-- What kind of address a lead uses: competitor, free, disposable or
+-- business.  STABLE: reads crm.competitor_domains and crm.email_domains.
+CREATE FUNCTION crm.lead_email_kind(email crm.email) RETURNS text
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+RETURN CASE
+	WHEN EXISTS (SELECT 1 FROM crm.competitor_domains d WHERE d.domain = ANY (crm.email_domain_suffixes(email)))
+		THEN 'competitor'
+	ELSE COALESCE(NULLIF(crm.email_domain_kind(email), 'ordinary'), 'business')
+END;
+COMMENT ON FUNCTION crm.lead_email_kind(crm.email) IS
+	'kind of a lead''s address for fit rules: competitor, free, disposable or business';
 
 -- Seniority from a free-text job title.  The order of the tests matters:
 -- "Assistant to the VP" is an assistant, "VP of Engineering" a VP.
@@ -173,13 +176,6 @@ RETURN CASE
 END;
 COMMENT ON FUNCTION crm.title_seniority(text) IS
 	'seniority of a job title: c_level, vp, director, manager, individual or student';
-
--- STABLE: reads crm.email_domain_kinds.
-CREATE FUNCTION crm.email_domain_kind(domain text) RETURNS text
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-RETURN COALESCE((SELECT k.kind FROM crm.email_domain_kinds k
-				  WHERE k.domain = pg_catalog.lower(email_domain_kind.domain)), 'business');
-COMMENT ON FUNCTION crm.email_domain_kind(text) IS 'kind of an email domain: free, disposable, competitor, role or business';
 
 -- One fit rule against one attribute value (text; numeric for between).
 CREATE FUNCTION crm.fit_rule_matches(operator text, match_values text[], low numeric, high numeric,

@@ -51,7 +51,7 @@ CREATE TYPE crm.fit_input AS (
 );
 COMMENT ON TYPE crm.fit_input IS 'the contact and account attributes fit rules test';
 
--- STABLE: reads crm.email_domain_kinds.
+-- STABLE: reads the email domain lists.
 CREATE FUNCTION crm._fit_input(c crm.contacts, a crm.accounts) RETURNS crm.fit_input
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN ROW(crm.title_seniority(c.title),
@@ -62,9 +62,9 @@ RETURN ROW(crm.title_seniority(c.title),
 		   a.annual_revenue::text,
 		   COALESCE(c.country, a.country),
 		   c.lead_source,
-		   pg_catalog.lower(pg_catalog.split_part(c.email::text, '@', 2)),
+		   crm.email_domain(c.email),
 		   CASE WHEN c.email IS NOT NULL
-				THEN crm.email_domain_kind(pg_catalog.split_part(c.email::text, '@', 2)) END)::crm.fit_input;
+				THEN crm.lead_email_kind(c.email) END)::crm.fit_input;
 
 -- STABLE: reads the rules.
 CREATE FUNCTION crm.fit_score(i crm.fit_input) RETURNS float8
@@ -111,8 +111,8 @@ BEGIN ATOMIC
 							WHERE s2.contact_id = engagement_score.contact_id AND s2.as_of > engagement_score.as_of)
 		UNION ALL
 		-- the same, replayed from activities when the state is newer than as_of
-		SELECT r.id, r.group_name, crm.clamp_points(pg_catalog.sum(r.points
-				* crm.decay_factor(engagement_score.as_of - a.occurred_at, r.half_life)), -r.max_points, r.max_points)
+		SELECT r.id, r.group_name, crm.clamp_points(pg_catalog.sum(
+				crm.decayed_value(r.points, a.occurred_at, r.half_life, engagement_score.as_of)), -r.max_points, r.max_points)
 		  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
 		 WHERE a.contact_id = engagement_score.contact_id AND a.occurred_at <= engagement_score.as_of
 		   AND r.active AND r.time_window IS NULL
@@ -277,18 +277,22 @@ BEGIN
 		WHEN 'INSERT' THEN
 			'SELECT contact_id, kind, occurred_at, 1::float8 AS sign FROM new_activities'
 		WHEN 'DELETE' THEN
-			'SELECT contact_id, kind, occurred_at, -1::float8 FROM old_activities'
+			'SELECT contact_id, kind, occurred_at, -1::float8 AS sign FROM old_activities'
 		ELSE
-			'SELECT contact_id, kind, occurred_at, 1::float8 FROM new_activities
+			-- only rows whose scoring inputs changed; the id never changes
+			'SELECT n.contact_id, n.kind, n.occurred_at, 1::float8 AS sign
+			   FROM new_activities n JOIN old_activities o ON o.id = n.id
+			  WHERE (n.contact_id, n.kind, n.occurred_at) IS DISTINCT FROM (o.contact_id, o.kind, o.occurred_at)
 			 UNION ALL
-			 SELECT contact_id, kind, occurred_at, -1::float8 FROM old_activities'
+			 SELECT o.contact_id, o.kind, o.occurred_at, -1::float8
+			   FROM new_activities n JOIN old_activities o ON o.id = n.id
+			  WHERE (n.contact_id, n.kind, n.occurred_at) IS DISTINCT FROM (o.contact_id, o.kind, o.occurred_at)'
 		END;
 	EXECUTE format($q$
 		WITH ch AS (%s),
 		batch AS (
 			SELECT ch.contact_id, r.id AS rule_id,
-				   sum(ch.sign * r.points
-					   * crm.decay_factor(now() - least(ch.occurred_at, now()), r.half_life)) AS v,
+				   sum(crm.decayed_value(ch.sign * r.points, least(ch.occurred_at, now()), r.half_life, now())) AS v,
 				   now() AS t1
 			  FROM ch JOIN crm.engagement_rules r
 				ON r.activity_kind = ch.kind AND r.active AND r.time_window IS NULL
@@ -341,7 +345,7 @@ BEGIN
 	DELETE FROM crm.engagement_state;
 	INSERT INTO crm.engagement_state (contact_id, rule_id, value, as_of)
 	SELECT a.contact_id, r.id,
-		   sum(r.points * crm.decay_factor(t - least(a.occurred_at, t), r.half_life)), t
+		   sum(crm.decayed_value(r.points, least(a.occurred_at, t), r.half_life, t)), t
 	  FROM crm.activities a
 	  JOIN crm.engagement_rules r ON r.activity_kind = a.kind AND r.active AND r.time_window IS NULL
 	 WHERE a.contact_id IS NOT NULL
