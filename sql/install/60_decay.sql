@@ -43,21 +43,12 @@ INSERT INTO crm.decay_rates (field, annual_decay, weight, source) VALUES
 SELECT pg_catalog.pg_extension_config_dump('crm.decay_rates', '');
 
 -- Exposed as a helper so views can join crm.decay_rates once and then compute
--- confidence row by row without a lookup; it inlines into the caller.
+-- confidence row by row without a lookup (C: src/decay.c).
 CREATE FUNCTION crm.decay_confidence(annual_decay float8, verified_at timestamptz,
 									  as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS float8
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE
-	WHEN annual_decay IS NULL OR verified_at IS NULL OR as_of IS NULL THEN NULL
-	WHEN annual_decay < 0 OR annual_decay >= 1 THEN NULL
-	WHEN as_of <= verified_at OR annual_decay = 0 THEN 1.0::float8
-	-- beyond ~2000 half-lives the value underflows; it is zero for all purposes
-	WHEN pg_catalog.ln(1.0::float8 - annual_decay)
-		 * (pg_catalog.date_part('epoch', as_of - verified_at) / 31557600.0::float8) < -700 THEN 0.0::float8
-	ELSE pg_catalog.exp(pg_catalog.ln(1.0::float8 - annual_decay)
-		 * (pg_catalog.date_part('epoch', as_of - verified_at) / 31557600.0::float8))
-END;
+AS 'MODULE_PATHNAME', 'crm_decay_confidence'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.decay_confidence(float8, timestamptz, timestamptz) IS
 	'probability a value verified at verified_at is still true at as_of, for a field with the given annual decay rate';
 
@@ -85,29 +76,27 @@ END $$;
 COMMENT ON FUNCTION crm.field_confidence(text, timestamptz, timestamptz) IS
 	'probability that a field value verified at verified_at is still true at as_of, from crm.decay_rates';
 
--- Half-life arithmetic.  An interval's months count as 30 days, as
--- date_part(''epoch'', interval) does, which keeps the function immutable.
+-- Half-life arithmetic (C: src/decay.c).  An interval's months count as
+-- 30 days, as date_part('epoch', interval) does, which keeps it immutable.
 CREATE FUNCTION crm.decay_factor(elapsed interval, half_life interval)
 RETURNS float8
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-RETURN CASE
-	WHEN pg_catalog.date_part('epoch', half_life) <= 0 THEN NULL
-	WHEN pg_catalog.date_part('epoch', elapsed) <= 0 THEN 1.0::float8
-	WHEN pg_catalog.date_part('epoch', elapsed) / pg_catalog.date_part('epoch', half_life) > 1000 THEN 0.0::float8
-	ELSE pg_catalog.power(2.0::float8,
-		-(pg_catalog.date_part('epoch', elapsed) / pg_catalog.date_part('epoch', half_life)))
-END;
+AS 'MODULE_PATHNAME', 'crm_decay_factor'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm.decay_factor(interval, interval) IS
 	'2^(-elapsed/half_life): the share of a decaying score left after elapsed; 1 when elapsed <= 0';
 
+-- Not STRICT: a null half-life means no decay.
 CREATE FUNCTION crm.decayed_value(value float8, value_as_of timestamptz, half_life interval,
 								   as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS float8
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE
-	WHEN value IS NULL OR value_as_of IS NULL OR as_of IS NULL THEN value
-	WHEN half_life IS NULL THEN value
-	ELSE value * crm.decay_factor(as_of - value_as_of, half_life)
-END;
+AS 'MODULE_PATHNAME', 'crm_decayed_value'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.decayed_value(float8, timestamptz, interval, timestamptz) IS
 	'value stored at value_as_of, decayed with the given half-life to as_of (no decay when half_life is null)';
+
+-- Points clamped to a rule's or group's bounds; null bounds are open, a
+-- null total counts as 0.
+CREATE FUNCTION crm.clamp_points(total float8, min_points float8, max_points float8) RETURNS float8
+AS 'MODULE_PATHNAME', 'crm_clamp_points'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm.clamp_points(float8, float8, float8) IS 'total clamped to [min_points, max_points] (null bounds are open, a null total is 0)';

@@ -162,9 +162,11 @@ COMMENT ON FUNCTION crm.lead_email_kind(crm.email) IS
 
 -- Seniority from a free-text job title.  The order of the tests matters:
 -- "Assistant to the VP" is an assistant, "VP of Engineering" a VP.
+-- Not STRICT, so that it can be inlined into set-based queries.
 CREATE FUNCTION crm.title_seniority(title text) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN CASE
+	WHEN title IS NULL THEN NULL
 	WHEN title ~* '\m(intern|student|trainee|apprentice)\M' THEN 'student'
 	WHEN title ~* '\m(assistant|coordinator)\M' THEN 'individual'
 	WHEN title ~* '\m(chief|ceo|cto|cfo|coo|cmo|cio|ciso|cro|founder|co-founder|owner|president|partner)\M' THEN 'c_level'
@@ -195,6 +197,14 @@ END;
 COMMENT ON FUNCTION crm.fit_rule_matches(text, text[], numeric, numeric, text) IS
 	'whether an attribute value satisfies a fit rule''s operator ("in" compares lower case)';
 
+-- Grade from explicit bands; inlined into set-based queries.
+CREATE FUNCTION crm._grade(fit float8, engagement float8, a_fit float8, b_fit float8,
+							one_engagement float8, two_engagement float8) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN CASE WHEN COALESCE(fit, 0) >= a_fit THEN 'A' WHEN COALESCE(fit, 0) >= b_fit THEN 'B' ELSE 'C' END
+	|| CASE WHEN COALESCE(engagement, 0) >= one_engagement THEN '1'
+			WHEN COALESCE(engagement, 0) >= two_engagement THEN '2' ELSE '3' END;
+
 -- Grade: letter from fit, digit from engagement.  STABLE: reads the settings.
 CREATE FUNCTION crm.lead_grade(fit float8, engagement float8) RETURNS text
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -205,13 +215,6 @@ RETURN (SELECT CASE WHEN COALESCE(fit, 0) >= s.grade_a_fit THEN 'A'
 		  FROM crm.scoring_settings s);
 COMMENT ON FUNCTION crm.lead_grade(float8, float8) IS
 	'grade A1 ... C3: letter from the fit score (A best), digit from the engagement score (1 hottest)';
-
--- Clamp a group total to its bounds; used by the scoring engine.
-CREATE FUNCTION crm.clamp_points(total float8, min_points float8, max_points float8) RETURNS float8
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN pg_catalog.float8larger(COALESCE(min_points, '-Infinity'::float8),
-	pg_catalog.float8smaller(COALESCE(max_points, 'Infinity'::float8), COALESCE(total, 0)));
-COMMENT ON FUNCTION crm.clamp_points(float8, float8, float8) IS 'total clamped to [min_points, max_points] (null bounds are open)';
 
 -- Business-hours arithmetic for follow-up due dates.  STABLE: reads the settings.
 CREATE FUNCTION crm.add_business_hours(start_at timestamptz, hours float8)

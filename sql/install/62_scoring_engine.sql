@@ -157,9 +157,9 @@ END;
 COMMENT ON FUNCTION crm.lead_score(bigint, timestamptz) IS
 	'lead score of a contact at as_of (default now), with engagement decayed to that moment; null for an unknown or invisible contact; writes nothing';
 
--- Current scores for every contact the caller may see, computed set-based
--- (one pass over the state, one range scan of recent activities).
-CREATE VIEW crm.lead_scores WITH (security_invoker = true) AS
+-- Engagement of every contact, decayed to now: one pass over the state,
+-- one range scan of the activities inside the longest time window.
+CREATE VIEW crm.engagement_now WITH (security_invoker = true) AS
 WITH per_rule AS (
 	SELECT s.contact_id, r.group_name,
 		   crm.clamp_points(crm.decayed_value(s.value, s.as_of, r.half_life, pg_catalog.now()),
@@ -173,22 +173,30 @@ WITH per_rule AS (
 	   AND a.occurred_at > pg_catalog.now() - (SELECT pg_catalog.max(w.time_window) FROM crm.engagement_rules w
 												WHERE w.active)
 	   AND a.occurred_at > pg_catalog.now() - r.time_window AND a.occurred_at <= pg_catalog.now()
-	   AND a.contact_id IS NOT NULL
 	 GROUP BY a.contact_id, r.id, r.group_name, r.max_points
 ), per_group AS (
 	SELECT p.contact_id, crm.clamp_points(pg_catalog.sum(p.v), sg.min_points, sg.max_points) AS total
 	  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
 	 GROUP BY p.contact_id, sg.name, sg.min_points, sg.max_points
-), engagement AS (
-	SELECT g.contact_id, pg_catalog.sum(g.total) AS engagement FROM per_group g GROUP BY g.contact_id
 )
+SELECT g.contact_id, pg_catalog.sum(g.total)::float8 AS engagement_score
+  FROM per_group g GROUP BY g.contact_id;
+COMMENT ON VIEW crm.engagement_now IS
+	'engagement score, decayed to now, of every contact with engagement (set-based; used by crm.lead_scores and crm.rescore_all)';
+
+-- Current scores for every contact the caller may see.
+CREATE VIEW crm.lead_scores WITH (security_invoker = true) AS
 SELECT c.id AS contact_id,
 	   c.fit_score::float8 AS fit_score,
-	   COALESCE(e.engagement, 0)::float8 AS engagement_score,
-	   crm.combine_score(c.fit_score::float8, e.engagement) AS lead_score,
-	   crm.lead_grade(c.fit_score::float8, e.engagement) AS lead_grade,
+	   COALESCE(e.engagement_score, 0) AS engagement_score,
+	   crm.clamp_points(COALESCE(c.fit_score::float8, 0) + COALESCE(e.engagement_score, 0), 0, s.score_ceiling)
+		   AS lead_score,
+	   crm._grade(c.fit_score::float8, e.engagement_score, s.grade_a_fit, s.grade_b_fit,
+				  s.grade_1_engagement, s.grade_2_engagement) AS lead_grade,
 	   c.lifecycle_stage
-  FROM crm.contacts c LEFT JOIN engagement e ON e.contact_id = c.id;
+  FROM crm.contacts c
+ CROSS JOIN crm.scoring_settings s
+  LEFT JOIN crm.engagement_now e ON e.contact_id = c.id;
 COMMENT ON VIEW crm.lead_scores IS
 	'current fit, engagement (decayed to now), lead score and grade of every contact the caller may see';
 
@@ -207,8 +215,7 @@ BEGIN
 	IF TG_OP = 'INSERT' OR NEW.fit_score IS NULL
 	   OR (NEW.title, NEW.job_function, NEW.account_id, NEW.email::text, NEW.lead_source, NEW.country)
 		  IS DISTINCT FROM (OLD.title, OLD.job_function, OLD.account_id, OLD.email::text, OLD.lead_source, OLD.country)
-	   OR (NEW.fit_score IS DISTINCT FROM OLD.fit_score
-		   AND current_setting('crm.rescoring', true) IS DISTINCT FROM 'on') THEN
+	   OR NEW.fit_score IS DISTINCT FROM OLD.fit_score THEN
 		IF NEW.account_id IS NOT NULL THEN
 			SELECT * INTO a FROM crm.accounts WHERE id = NEW.account_id;
 		END IF;
@@ -216,7 +223,8 @@ BEGIN
 	END IF;
 	engagement := COALESCE(NEW.engagement_score, 0);
 	NEW.lead_score := crm.clamp_points(NEW.fit_score::float8 + engagement, 0, s.score_ceiling);
-	NEW.lead_grade := crm.lead_grade(NEW.fit_score::float8, engagement);
+	NEW.lead_grade := crm._grade(NEW.fit_score::float8, engagement, s.grade_a_fit, s.grade_b_fit,
+								 s.grade_1_engagement, s.grade_2_engagement);
 
 	IF TG_OP = 'UPDATE' AND NEW.lifecycle_stage IS DISTINCT FROM OLD.lifecycle_stage
 	   AND crm.lifecycle_position(NEW.lifecycle_stage) < crm.lifecycle_position(OLD.lifecycle_stage)
@@ -241,8 +249,10 @@ BEGIN
 	RETURN NEW;
 END $$;
 
+-- crm.rescore_all() computes the same values set-based and says so.
 CREATE TRIGGER score BEFORE INSERT OR UPDATE ON crm.contacts
-	FOR EACH ROW EXECUTE FUNCTION crm._contacts_score();
+	FOR EACH ROW WHEN (pg_catalog.current_setting('crm.rescoring', true) IS DISTINCT FROM 'on')
+	EXECUTE FUNCTION crm._contacts_score();
 
 -- Account attributes feed the fit of its contacts.
 CREATE FUNCTION crm._accounts_rescore() RETURNS trigger
@@ -267,54 +277,58 @@ CREATE TRIGGER rescore_contacts AFTER UPDATE ON crm.accounts
 -- to the transaction time, then added to the stored state decayed to the
 -- same time.  An activity dated in the future counts from the moment it is
 -- recorded, so no state is ever ahead of the clock.
+CREATE FUNCTION crm._fold_engagement(contact_ids bigint[], kinds text[], times timestamptz[],
+										signs float8[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	INSERT INTO crm.engagement_state AS s (contact_id, rule_id, value, as_of)
+	SELECT ch.contact_id, r.id,
+		   sum(crm.decayed_value(ch.sign * r.points, least(ch.occurred_at, now()), r.half_life, now())), now()
+	  FROM unnest(contact_ids, kinds, times, signs) AS ch(contact_id, kind, occurred_at, sign)
+	  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active AND r.time_window IS NULL
+	 WHERE ch.contact_id IS NOT NULL
+	 GROUP BY ch.contact_id, r.id
+	ON CONFLICT (contact_id, rule_id) DO UPDATE
+	   SET value = (SELECT crm.decayed_value(s.value, s.as_of, r.half_life, greatest(s.as_of, excluded.as_of))
+						 + crm.decayed_value(excluded.value, excluded.as_of, r.half_life,
+											 greatest(s.as_of, excluded.as_of))
+					  FROM crm.engagement_rules r WHERE r.id = s.rule_id),
+		   as_of = greatest(s.as_of, excluded.as_of);
+	UPDATE crm.contacts c
+	   SET engagement_score = crm.engagement_score(c.id, now()), engagement_as_of = now()
+	 WHERE c.id IN (SELECT ch.contact_id FROM unnest(contact_ids, kinds) AS ch(contact_id, kind)
+					  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active);
+END $$;
+
 CREATE FUNCTION crm._activities_score() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	changes text;
+	c bigint[];
+	k text[];
+	t timestamptz[];
+	sg float8[];
 BEGIN
-	changes := CASE TG_OP
-		WHEN 'INSERT' THEN
-			'SELECT contact_id, kind, occurred_at, 1::float8 AS sign FROM new_activities'
-		WHEN 'DELETE' THEN
-			'SELECT contact_id, kind, occurred_at, -1::float8 AS sign FROM old_activities'
-		ELSE
-			-- only rows whose scoring inputs changed; the id never changes
-			'SELECT n.contact_id, n.kind, n.occurred_at, 1::float8 AS sign
-			   FROM new_activities n JOIN old_activities o ON o.id = n.id
-			  WHERE (n.contact_id, n.kind, n.occurred_at) IS DISTINCT FROM (o.contact_id, o.kind, o.occurred_at)
-			 UNION ALL
-			 SELECT o.contact_id, o.kind, o.occurred_at, -1::float8
-			   FROM new_activities n JOIN old_activities o ON o.id = n.id
-			  WHERE (n.contact_id, n.kind, n.occurred_at) IS DISTINCT FROM (o.contact_id, o.kind, o.occurred_at)'
-		END;
-	EXECUTE format($q$
-		WITH ch AS (%s),
-		batch AS (
-			SELECT ch.contact_id, r.id AS rule_id,
-				   sum(crm.decayed_value(ch.sign * r.points, least(ch.occurred_at, now()), r.half_life, now())) AS v,
-				   now() AS t1
-			  FROM ch JOIN crm.engagement_rules r
-				ON r.activity_kind = ch.kind AND r.active AND r.time_window IS NULL
-			 WHERE ch.contact_id IS NOT NULL
-			 GROUP BY ch.contact_id, r.id
-		)
-		INSERT INTO crm.engagement_state AS s (contact_id, rule_id, value, as_of)
-		SELECT b.contact_id, b.rule_id, b.v, b.t1 FROM batch b
-		ON CONFLICT (contact_id, rule_id) DO UPDATE
-		   SET value = (SELECT crm.decayed_value(s.value, s.as_of, r.half_life, greatest(s.as_of, excluded.as_of))
-							 + crm.decayed_value(excluded.value, excluded.as_of, r.half_life,
-												 greatest(s.as_of, excluded.as_of))
-						  FROM crm.engagement_rules r WHERE r.id = s.rule_id),
-			   as_of = greatest(s.as_of, excluded.as_of)
-	$q$, changes);
-	EXECUTE format($q$
-		WITH ch AS (%s)
-		UPDATE crm.contacts c
-		   SET engagement_score = crm.engagement_score(c.id, now()), engagement_as_of = now()
-		 WHERE c.id IN (SELECT ch.contact_id FROM ch JOIN crm.engagement_rules r
-						  ON r.activity_kind = ch.kind AND r.active)
-	$q$, changes);
+	IF TG_OP = 'INSERT' THEN
+		SELECT array_agg(n.contact_id), array_agg(n.kind), array_agg(n.occurred_at), array_agg(1::float8)
+		  INTO c, k, t, sg FROM new_activities n;
+	ELSIF TG_OP = 'DELETE' THEN
+		SELECT array_agg(o.contact_id), array_agg(o.kind), array_agg(o.occurred_at), array_agg(-1::float8)
+		  INTO c, k, t, sg FROM old_activities o;
+	ELSE
+		-- only rows whose scoring inputs changed; the id never changes
+		SELECT array_agg(x.contact_id), array_agg(x.kind), array_agg(x.occurred_at), array_agg(x.sign)
+		  INTO c, k, t, sg
+		  FROM new_activities n JOIN old_activities o ON o.id = n.id
+		 CROSS JOIN LATERAL (VALUES (n.contact_id, n.kind, n.occurred_at, 1::float8),
+									(o.contact_id, o.kind, o.occurred_at, -1::float8)) AS x(contact_id, kind, occurred_at, sign)
+		 WHERE (n.contact_id, n.kind, n.occurred_at) IS DISTINCT FROM (o.contact_id, o.kind, o.occurred_at);
+	END IF;
+	IF c IS NOT NULL THEN
+		PERFORM crm._fold_engagement(c, k, t, sg);
+	END IF;
 	RETURN NULL;
 END $$;
 
@@ -328,39 +342,119 @@ CREATE TRIGGER score_update AFTER UPDATE ON crm.activities
 	REFERENCING OLD TABLE AS old_activities NEW TABLE AS new_activities
 	FOR EACH STATEMENT EXECUTE FUNCTION crm._activities_score();
 
+-- The fit rules as one SQL expression over the columns of crm._fit_sql's
+-- FROM list (b.seniority, b.title, ...), for set-based rescoring: every
+-- contact is scored by plain expression evaluation, no per-row queries.
+-- The semantics are those of crm.fit_rule_matches (tested to agree).
+CREATE FUNCTION crm._fit_sql() RETURNS text
+LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	g record;
+	r record;
+	terms text;
+	v text;
+	m text;
+	result text := '0::float8';
+BEGIN
+	FOR g IN SELECT DISTINCT sg.name, sg.min_points, sg.max_points
+			   FROM crm.score_groups sg JOIN crm.fit_rules fr ON fr.group_name = sg.name AND fr.active
+			  ORDER BY sg.name
+	LOOP
+		terms := '0::float8';
+		FOR r IN SELECT * FROM crm.fit_rules fr WHERE fr.group_name = g.name AND fr.active ORDER BY fr.id LOOP
+			v := 'b.' || quote_ident(r.attribute);
+			m := CASE r.operator
+				WHEN 'is_null' THEN format('%s IS NULL', v)
+				WHEN 'is_not_null' THEN format('%s IS NOT NULL', v)
+				WHEN 'in' THEN format('COALESCE(lower(%s::text) = ANY (%L::text[]), false)', v, r.match_values)
+				WHEN 'not_in' THEN format('(%s IS NOT NULL AND NOT COALESCE(lower(%s::text) = ANY (%L::text[]), true))',
+										  v, v, r.match_values)
+				WHEN 'matches' THEN format('COALESCE(%s::text ~* ANY (%L::text[]), false)', v, r.match_values)
+				WHEN 'between' THEN format('(%s IS NOT NULL%s%s)', v,
+					CASE WHEN r.low IS NOT NULL THEN format(' AND %s >= %L::numeric', v, r.low) ELSE '' END,
+					CASE WHEN r.high IS NOT NULL THEN format(' AND %s <= %L::numeric', v, r.high) ELSE '' END)
+				END;
+			terms := terms || format(' + CASE WHEN %s THEN %L::float8 ELSE 0 END', m, r.points);
+		END LOOP;
+		result := result || format(' + crm.clamp_points(%s, %L::float8, %L::float8)', terms, g.min_points, g.max_points);
+	END LOOP;
+	RETURN result;
+END $$;
+
 -- Recompute everything after a rule change, set-based: rebuild the state
--- from the activities, then every contact's fit and snapshot in one UPDATE.
--- Runs with the caller's rights (crm_admin, who sees every contact); the
--- setting crm.rescoring tells the contacts trigger that fit_score is
--- already computed.
+-- from the activities, then fit, engagement, score and grade of every
+-- contact in one UPDATE (the per-row trigger stands aside, told by the
+-- crm.rescoring setting), then hand off the contacts that crossed the MQL
+-- threshold.  Runs with the caller's rights (crm_admin sees every contact).
 CREATE FUNCTION crm.rescore_all() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
 	n bigint;
 	t timestamptz := now();
+	crossed bigint[];
+	st crm.scoring_settings;
 BEGIN
+	SELECT * INTO STRICT st FROM crm.scoring_settings;
 	PERFORM set_config('crm.rescoring', 'on', true);
 	LOCK TABLE crm.engagement_state IN EXCLUSIVE MODE;
 	DELETE FROM crm.engagement_state;
 	INSERT INTO crm.engagement_state (contact_id, rule_id, value, as_of)
-	SELECT a.contact_id, r.id,
-		   sum(crm.decayed_value(r.points, least(a.occurred_at, t), r.half_life, t)), t
+	SELECT a.contact_id, r.id, sum(crm.decayed_value(r.points, least(a.occurred_at, t), r.half_life, t)), t
 	  FROM crm.activities a
 	  JOIN crm.engagement_rules r ON r.activity_kind = a.kind AND r.active AND r.time_window IS NULL
-	 WHERE a.contact_id IS NOT NULL
 	 GROUP BY a.contact_id, r.id;
-	UPDATE crm.contacts c
-	   SET fit_score = crm.fit_score(crm._fit_input(c, (SELECT a FROM crm.accounts a WHERE a.id = c.account_id))),
-		   engagement_score = COALESCE(ls.engagement_score, 0),
-		   engagement_as_of = t
-	  FROM crm.lead_scores ls
-	 WHERE ls.contact_id = c.id;
-	GET DIAGNOSTICS n = ROW_COUNT;
+	DELETE FROM crm.invalidating_events;
+	INSERT INTO crm.invalidating_events (contact_id, kind, occurred_at)
+	SELECT a.contact_id, a.kind, max(a.occurred_at) FROM crm.activities a
+	 WHERE a.kind IN ('email_bounced', 'left_company') GROUP BY a.contact_id, a.kind;
+	ANALYZE crm.engagement_state;
+
+	EXECUTE format($q$
+		WITH base AS (
+			SELECT c.id, c.lead_score AS old_score, c.lifecycle_stage,
+				   crm.title_seniority(c.title) AS seniority, lower(c.title) AS title,
+				   lower(c.job_function) AS job_function, lower(a.industry) AS industry,
+				   a.employees::numeric AS employees, a.annual_revenue::numeric AS annual_revenue,
+				   COALESCE(c.country, a.country) AS country, c.lead_source,
+				   crm.email_domain(c.email) AS email_domain
+			  FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
+		), kinds AS (
+			SELECT d.email_domain,
+				   COALESCE(crm.lead_email_kind(crm.try_email('postmaster@' || d.email_domain)), 'business') AS email_kind
+			  FROM (SELECT DISTINCT email_domain FROM base WHERE email_domain IS NOT NULL) d
+		), scored AS (
+			SELECT b.id, b.old_score, b.lifecycle_stage, f.fit, COALESCE(e.engagement_score, 0) AS engagement
+			  FROM (SELECT base.*, k.email_kind FROM base LEFT JOIN kinds k USING (email_domain)) b
+			 CROSS JOIN LATERAL (SELECT %s AS fit) f
+			  LEFT JOIN crm.engagement_now e ON e.contact_id = b.id
+		), updated AS (
+			UPDATE crm.contacts c
+			   SET fit_score = s.fit, engagement_score = s.engagement, engagement_as_of = $1,
+				   lead_score = crm.clamp_points(s.fit + s.engagement, 0, $2),
+				   lead_grade = crm._grade(s.fit, s.engagement, $3, $4, $5, $6)
+			  FROM scored s
+			 WHERE c.id = s.id
+			   AND (c.fit_score::float8, c.engagement_score::float8, c.lead_score::float8)
+				   IS DISTINCT FROM (s.fit, s.engagement, crm.clamp_points(s.fit + s.engagement, 0, $2))
+			RETURNING c.id, COALESCE(s.old_score < $7, true) AND c.lead_score >= $7
+					  AND crm.lifecycle_position(s.lifecycle_stage) < crm.lifecycle_position('mql') AS crossed
+		)
+		SELECT count(*), array_agg(id) FILTER (WHERE crossed) FROM updated
+	$q$, crm._fit_sql())
+	INTO n, crossed
+	USING t, st.score_ceiling, st.grade_a_fit, st.grade_b_fit, st.grade_1_engagement, st.grade_2_engagement,
+		  st.mql_threshold;
 	PERFORM set_config('crm.rescoring', 'off', true);
+
+	IF st.handoff_enabled AND crossed IS NOT NULL THEN
+		-- the per-row triggers take over: owner, task, history, notification
+		UPDATE crm.contacts c SET lifecycle_stage = 'mql' WHERE c.id = ANY (crossed);
+	END IF;
 	RETURN n;
 END $$;
 COMMENT ON FUNCTION crm.rescore_all() IS
-	'recompute engagement state, fit, score and grade of every contact after a rule change; returns the number of contacts';
+	'recompute engagement state, fit, score and grade of every contact after a rule change, handing off those that cross the MQL threshold; returns the number of contacts changed';
 REVOKE ALL ON FUNCTION crm.rescore_all() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.rescore_all() TO crm_admin;

@@ -8,10 +8,13 @@
 --                 the email, "left the company" every work field
 --   completeness  share of the required fields that are filled
 --   validity      share of checks passed that the column types cannot
---                 make: no hard bounce, no disposable address, no
---                 placeholder name or title ("test", "n/a", "asdf")
+--                 make: no hard bounce, no disposable address (its exact
+--                 domain in crm.email_domains), no placeholder name or
+--                 title ("test", "n/a", "asdf")
 --   uniqueness    1 unless another contact has the same email, or the
 --                 same name at the same company
+-- Every part is computed with joins and aggregates, never a query per
+-- row, so the view over a million contacts is a few hash joins.
 -- The weights of the parts and the required fields are in
 -- crm.health_settings.  Everything is computed in one set-based view; the
 -- single-contact function filters it, so both always agree.
@@ -105,6 +108,17 @@ WITH r AS (
 	 CROSS JOIN r
 	  LEFT JOIN crm.invalidating_events b ON b.contact_id = c.id AND b.kind = 'email_bounced'
 	  LEFT JOIN crm.invalidating_events l ON l.contact_id = c.id AND l.kind = 'left_company'
+), disposable AS (
+	-- exact domains only, so the check is one hash probe per row
+	SELECT d.domain FROM crm.email_domains d WHERE d.kind = 'disposable'
+	EXCEPT
+	SELECT d.domain FROM crm.email_domains d WHERE d.kind = 'ordinary'
+), dup_email AS (
+	SELECT o.email FROM crm.contacts o WHERE o.email IS NOT NULL GROUP BY o.email HAVING pg_catalog.count(*) > 1
+), dup_name AS (
+	SELECT o.account_id, pg_catalog.lower(o.family_name) AS family, pg_catalog.lower(COALESCE(o.given_name, '')) AS given
+	  FROM crm.contacts o WHERE o.account_id IS NOT NULL AND o.family_name IS NOT NULL
+	 GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1
 ), parts AS (
 	SELECT c.id AS contact_id,
 		   (COALESCE(f.email * f.email_w, 0) + COALESCE(f.phone * f.phone_w, 0) + COALESCE(f.title * f.title_w, 0)
@@ -133,19 +147,12 @@ WITH r AS (
 		   1.0::float8 - (
 				(CASE WHEN f.bounced_at IS NOT NULL AND f.bounced_at >= COALESCE(c.email_verified_at, c.created_at)
 					  THEN 1 ELSE 0 END)
-			  + (CASE WHEN c.email IS NOT NULL AND crm.lead_email_kind(c.email)
-							= 'disposable' THEN 1 ELSE 0 END)
+			  + (CASE WHEN crm.email_domain(c.email) IN (SELECT dd.domain FROM disposable dd) THEN 1 ELSE 0 END)
 			  + (CASE WHEN pg_catalog.concat_ws(' ', c.given_name, c.family_name, c.title)
 							~* '^\s*(test|asdf\w*|n/?a|none|unknown|xxx+|dummy|foo|bar|\?+|-+|\.+)(\s+(test|asdf\w*|n/?a|none|unknown|xxx+|dummy|foo|bar|\?+|-+|\.+))*\s*$'
 					  THEN 1 ELSE 0 END)
 		   ) / 3.0 AS validity,
-		   CASE WHEN (c.email IS NOT NULL AND EXISTS (SELECT 1 FROM crm.contacts o
-													   WHERE o.email = c.email AND o.id <> c.id))
-				  OR (c.account_id IS NOT NULL AND c.family_name IS NOT NULL AND EXISTS (
-						SELECT 1 FROM crm.contacts o
-						 WHERE o.account_id = c.account_id AND o.id <> c.id
-						   AND pg_catalog.lower(o.family_name) = pg_catalog.lower(c.family_name)
-						   AND pg_catalog.lower(COALESCE(o.given_name, '')) = pg_catalog.lower(COALESCE(c.given_name, ''))))
+		   CASE WHEN de.email IS NOT NULL OR dn.account_id IS NOT NULL
 				THEN 0.0::float8 ELSE 1.0::float8 END AS uniqueness,
 		   f.email AS email_confidence, f.phone AS phone_confidence, f.title AS title_confidence,
 		   f.job_function AS job_function_confidence, f.account AS account_confidence,
@@ -154,6 +161,9 @@ WITH r AS (
 	  FROM crm.contacts c
 	  JOIN conf f ON f.id = c.id
 	 CROSS JOIN crm.health_settings hs
+	  LEFT JOIN dup_email de ON de.email OPERATOR(crm.=) c.email
+	  LEFT JOIN dup_name dn ON dn.account_id = c.account_id AND dn.family = pg_catalog.lower(c.family_name)
+						   AND dn.given = pg_catalog.lower(COALESCE(c.given_name, ''))
 )
 SELECT p.contact_id,
 	   pg_catalog.round((100 * (p.confidence_weight * COALESCE(p.confidence, 0)

@@ -1,0 +1,151 @@
+-- Lead scoring and data health at scale: :rows contacts, 10 x :rows
+-- activities.  Figures beside their baselines, measured in the same run:
+--   activity inserts with the scoring triggers vs the same inserts without
+--   them (one bulk statement, and single-row statements as an app makes);
+--   crm.rescore_all() vs one scan of the activities; current decayed scores
+--   for every contact (crm.lead_scores) vs reading the stored snapshot;
+--   crm.contact_health over every contact; crm.run_data_audit(); and the
+--   predictive model's AUC on a 30% hold-out of generated deals.
+\set QUIET on
+SET client_min_messages = warning;
+SELECT setseed(0.6);
+SELECT (:rows)::bigint AS n_contacts, (:rows)::bigint * 10 AS n_activities,
+	greatest((:rows)::bigint / 20, 10) AS n_accounts, greatest((:rows)::bigint / 100, 100) AS n_batch \gset
+
+CREATE FUNCTION pg_temp.pick(a text[]) RETURNS text LANGUAGE sql VOLATILE
+	AS $$ SELECT a[1 + floor(random() * cardinality(a))::int] $$;
+-- one timed run of a statement, as an absolute figure
+CREATE FUNCTION pg_temp.time_once(label text, stmt text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE t0 timestamptz := clock_timestamp();
+BEGIN
+	EXECUTE stmt;
+	PERFORM bench.note(label, round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1), 'ms');
+END $$;
+
+-- Load without any user trigger (scores are built by rescore_all below).
+ALTER TABLE crm.accounts DISABLE TRIGGER USER;
+ALTER TABLE crm.contacts DISABLE TRIGGER USER;
+ALTER TABLE crm.activities DISABLE TRIGGER USER;
+ALTER TABLE crm.deals DISABLE TRIGGER USER;
+UPDATE crm.scoring_settings SET handoff_enabled = false;
+
+INSERT INTO crm.accounts (id, name, industry, employees, country)
+SELECT g, 'Company ' || g,
+	pg_temp.pick('{Software,software,SaaS,Retail,Manufacturing,Financial Services,Healthcare,Education}'),
+	(10 ^ (1 + random() * 3.5))::int, pg_temp.pick('{US,US,US,GB,DE,FR,AU,CA,BR,IN}')
+  FROM generate_series(1, :n_accounts) g;
+
+INSERT INTO crm.contacts (id, given_name, family_name, email, title, job_function, account_id, lead_source,
+						  lifecycle_stage, country, created_at, email_verified_at, title_verified_at)
+SELECT g, 'Given' || g, 'Family' || (g % 50000),
+	('p' || g || '@' || CASE WHEN random() < 0.2 THEN pg_temp.pick('{gmail.com,yahoo.com,outlook.com}')
+							 ELSE 'company' || (g % :n_accounts) || '.example' END)::crm.email,
+	pg_temp.pick('{"VP Marketing","Marketing Manager","CEO","Software Engineer","Director of Sales","Analyst","Intern","Head of IT"}'),
+	pg_temp.pick('{marketing,sales,it,engineering,finance,operations}'),
+	1 + (g % :n_accounts), pg_temp.pick('{webinar,web,referral,cold_call,event,ads}'),
+	pg_temp.pick('{subscriber,lead,lead,lead}'), NULL,
+	now() - random() * interval '1000 days',
+	CASE WHEN random() < 0.6 THEN now() - random() * interval '900 days' END,
+	CASE WHEN random() < 0.4 THEN now() - random() * interval '900 days' END
+  FROM generate_series(1, :n_contacts) g;
+
+INSERT INTO crm.activities (contact_id, kind, occurred_at)
+SELECT 1 + floor(random() * :n_contacts)::bigint,
+	pg_temp.pick('{email_opened,email_opened,email_opened,email_clicked,web_visit,web_visit,form_fill,meeting,call,note,email_sent}'),
+	now() - random() * interval '365 days'
+  FROM generate_series(1, :n_activities) g;
+
+-- Deals on 5% of contacts, won with a probability that depends on the
+-- features (the predictive model has something to learn).
+INSERT INTO crm.pipelines (id, name) VALUES (1, 'bench');
+INSERT INTO crm.pipeline_stages (id, pipeline_id, name, position, probability, outcome) VALUES
+	(1, 1, 'open', 1, 0.3, 'open'), (2, 1, 'won', 2, 1, 'won'), (3, 1, 'lost', 3, 0, 'lost');
+INSERT INTO crm.deals (name, pipeline_id, stage_id, contact_id, amount, status, closed_at, close_reason)
+SELECT 'deal ' || c.id, 1, s.stage, c.id, (1000 + random() * 50000)::numeric(18, 2),
+	   CASE s.stage WHEN 1 THEN 'open' WHEN 2 THEN 'won' ELSE 'lost' END,
+	   CASE WHEN s.stage <> 1 THEN now() END, CASE WHEN s.stage = 3 THEN 'price' END
+  FROM crm.contacts c
+  JOIN crm.accounts a ON a.id = c.account_id
+ CROSS JOIN LATERAL (SELECT CASE WHEN random() < 0.3 THEN 1
+		WHEN random() < 1 / (1 + exp(-(-1.0 + 1.2 * (c.lead_source = 'webinar')::int + 0.9 * (c.title ~ 'VP|CEO|Head')::int
+									   + 0.7 * (lower(a.industry) IN ('software', 'saas'))::int
+									   - 1.0 * (c.email::text ~ 'gmail|yahoo|outlook')::int
+									   - 0.8 * (c.lead_source = 'cold_call')::int))) THEN 2 ELSE 3 END AS stage) s
+ WHERE c.id % 20 = 0;
+
+ALTER TABLE crm.accounts ENABLE TRIGGER USER;
+ALTER TABLE crm.contacts ENABLE TRIGGER USER;
+ALTER TABLE crm.activities ENABLE TRIGGER USER;
+ALTER TABLE crm.deals ENABLE TRIGGER USER;
+VACUUM ANALYZE crm.accounts;
+VACUUM ANALYZE crm.contacts;
+VACUUM ANALYZE crm.activities;
+VACUUM ANALYZE crm.deals;
+
+-- Rescore everything: the state for 10 x :rows activities, fit for every contact.
+SELECT bench.compare('crm.rescore_all()', 'SELECT crm.rescore_all()',
+	'one scan of the activities', 'SELECT count(*) FROM crm.activities', 1);
+VACUUM ANALYZE crm.contacts;
+VACUUM ANALYZE crm.engagement_state;
+
+-- Activity inserts with the scoring triggers vs without them.  The other
+-- triggers on crm.activities (data model: stamps, audit log) run in both.
+SELECT bench.compare(format('insert %s activities, 1 statement', :n_batch),
+	format($q$INSERT INTO crm.activities (contact_id, kind, occurred_at)
+		SELECT 1 + (g * 7919) %% %s, 'email_opened', now() - interval '1 hour' FROM generate_series(1, %s) g$q$,
+		:n_contacts, :n_batch),
+	'same without scoring triggers',
+	format($q$ALTER TABLE crm.activities DISABLE TRIGGER score;
+		ALTER TABLE crm.activities DISABLE TRIGGER invalidate;
+		INSERT INTO crm.activities (contact_id, kind, occurred_at)
+		SELECT 1 + (g * 7919) %% %s, 'email_opened', now() - interval '1 hour' FROM generate_series(1, %s) g;
+		ALTER TABLE crm.activities ENABLE TRIGGER score;
+		ALTER TABLE crm.activities ENABLE TRIGGER invalidate$q$, :n_contacts, :n_batch));
+
+SELECT bench.compare('insert 1000 activities, 1 row per statement',
+	format($q$DO $d$ BEGIN FOR i IN 1..1000 LOOP
+		INSERT INTO crm.activities (contact_id, kind) VALUES (1 + (i * 7919) %% %s, 'web_visit');
+		END LOOP; END $d$$q$, :n_contacts),
+	'same without scoring triggers',
+	format($q$ALTER TABLE crm.activities DISABLE TRIGGER score;
+		ALTER TABLE crm.activities DISABLE TRIGGER invalidate;
+		DO $d$ BEGIN FOR i IN 1..1000 LOOP
+		INSERT INTO crm.activities (contact_id, kind) VALUES (1 + (i * 7919) %% %s, 'web_visit');
+		END LOOP; END $d$;
+		ALTER TABLE crm.activities ENABLE TRIGGER score;
+		ALTER TABLE crm.activities ENABLE TRIGGER invalidate$q$, :n_contacts));
+
+-- Current scores, decayed to now, for every contact.
+SELECT bench.compare('current scores, all contacts (crm.lead_scores)',
+	'SELECT count(*), sum(lead_score) FROM crm.lead_scores',
+	'stored snapshot (crm.contacts.lead_score)',
+	'SELECT count(*), sum(lead_score) FROM crm.contacts');
+SELECT bench.compare('crm.lead_score() x 1000 contacts',
+	format('SELECT sum(crm.lead_score(1 + (g * 7919) %% %s)) FROM generate_series(1, 1000) g', :n_contacts),
+	'1000 snapshot lookups',
+	format('SELECT sum((SELECT lead_score FROM crm.contacts WHERE id = 1 + (g * 7919) %% %s)) FROM generate_series(1, 1000) g', :n_contacts));
+
+-- Record health for every contact.
+SELECT bench.compare('crm.contact_health, all contacts',
+	'SELECT count(*), avg(health) FROM crm.contact_health',
+	'count(*) of crm.contacts', 'SELECT count(*) FROM crm.contacts');
+SELECT pg_temp.time_once('crm.reverification_queue(100)', 'SELECT * FROM crm.reverification_queue(100)');
+
+-- The audit.
+SELECT pg_temp.time_once('crm.run_data_audit()', 'SELECT crm.run_data_audit()');
+
+-- Predictive model: train on 70%, AUC on the 30% held out.
+SELECT pg_temp.time_once('crm.train_lead_model() (70% of deals)', 'SELECT crm.train_lead_model(5, 1.0, 30)');
+WITH labelled AS (
+	SELECT d.contact_id, bool_or(d.status = 'won') AS won
+	  FROM crm.deals d WHERE d.status IN ('won', 'lost') AND crm.lead_model_holdout(d.contact_id, 30)
+	 GROUP BY d.contact_id
+), scored AS (
+	SELECT l.won, crm.lead_win_probability(l.contact_id) AS p FROM labelled l
+), ranked AS (
+	SELECT won, rank() OVER (ORDER BY p) + (count(*) OVER (PARTITION BY p) - 1) / 2.0 AS r FROM scored
+)
+SELECT bench.note('lead model AUC on the 30% hold-out',
+	round(((sum(r) FILTER (WHERE won) - count(*) FILTER (WHERE won) * (count(*) FILTER (WHERE won) + 1) / 2.0)
+		   / (count(*) FILTER (WHERE won) * count(*) FILTER (WHERE NOT won)))::numeric, 3), 'AUC')
+  FROM ranked;

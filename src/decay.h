@@ -1,0 +1,17 @@
+/*
+ * decay.h
+ *	  Exponential decay arithmetic shared by lead scoring and data health.
+ */
+#ifndef CRM_DECAY_H
+#define CRM_DECAY_H
+
+#include "postgres.h"
+#include "datatype/timestamp.h"
+
+/* Seconds in the year used for decay rates: 365.25 days. */
+#define CRM_DECAY_YEAR_SECONDS 31557600.0
+
+extern double crm_decay_factor_seconds(double elapsed, double half_life);
+extern double crm_interval_seconds(const Interval *span);
+
+#endif							/* CRM_DECAY_H */
