@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(76);
+SELECT plan(80);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -49,9 +49,9 @@ SELECT ok(NOT crm.fit_rule_matches('between', NULL, 1, 10, 'many'), 'between ign
 SELECT ok(crm.fit_rule_matches('is_null', NULL, NULL, NULL, NULL), 'is_null');
 SELECT ok(crm.fit_rule_matches('is_not_null', NULL, NULL, NULL, 'x'), 'is_not_null');
 SELECT is(crm.title_seniority('Assistant to the VP'), 'individual', 'an assistant to a VP is not a VP');
-SELECT is(crm.lead_email_kind('x@rival.example'), 'competitor', 'competitor domain');
-SELECT is(crm.lead_email_kind('x@gmail.com'), 'free', 'free mail from the email type''s lists');
-SELECT is(crm.lead_email_kind('x@acme-corp.example'), 'business', 'any other domain is business');
+SELECT is(crm.lead_domain_kind('x@rival.example'), 'competitor', 'competitor domain');
+SELECT is(crm.lead_domain_kind('x@gmail.com'), 'free', 'free mail from the email type''s lists');
+SELECT is(crm.lead_domain_kind('x@acme-corp.example'), 'business', 'any other domain is business');
 
 -- Fit on insert: persona 20 + 15 + 10 = 45 capped at 40; firmographic +5 (size)
 -- -1 (no lead source) = 4; total 44
@@ -198,6 +198,17 @@ SELECT is((SELECT lifecycle_stage || ':' || count(t.id) FROM crm.contacts c LEFT
 			WHERE c.id = 107 GROUP BY c.lifecycle_stage), 'lead:0', 'rolled back: no MQL, no task');
 SELECT is((SELECT count(*)::int FROM crm.mql_handoffs WHERE contact_id = 107), 0, 'and no hand-off record');
 
+-- Rescoring hands off the contacts a rule change lifts over the threshold
+UPDATE crm.scoring_settings SET mql_threshold = 44;
+SELECT crm.rescore_all();
+SELECT is((SELECT lifecycle_stage || ':' || count(t.id) FROM crm.contacts c JOIN crm.tasks t ON t.contact_id = c.id
+			WHERE c.id = 107 GROUP BY c.lifecycle_stage), 'mql:1', 'a threshold lowered under a lead''s score: rescoring hands it off');
+UPDATE crm.scoring_settings SET mql_threshold = 60;
+-- A stage set by hand is logged but not handed off again
+INSERT INTO crm.contacts (id, given_name, lead_source) VALUES (108, 'Hal', 'web');
+SELECT crm.set_lifecycle_stage(108, 'mql');
+SELECT is((SELECT count(*)::int FROM crm.tasks WHERE contact_id = 108), 0, 'moving a contact to mql by hand creates no task');
+
 -- Lifecycle stages only move forward on their own
 SELECT throws_ok($$UPDATE crm.contacts SET lifecycle_stage = 'lead' WHERE id = 101$$, '23514',
 	'lifecycle stage of contact 101 cannot move back from mql to lead', 'a step back is refused');
@@ -209,6 +220,10 @@ SELECT is((SELECT reason FROM crm.lifecycle_history WHERE contact_id = 101 ORDER
 	'with the reason in the history');
 SELECT throws_ok($$SELECT crm.set_lifecycle_stage(101, 'zombie')$$, '22023',
 	'unrecognized lifecycle stage: "zombie"', 'an unknown stage is refused');
+
+SELECT lives_ok($$DELETE FROM crm.contacts WHERE id = 102$$,
+	'deleting a contact deletes its activities without scoring bookkeeping errors');
+SELECT is((SELECT count(*)::int FROM crm.engagement_state WHERE contact_id = 102), 0, 'and its engagement state');
 
 -- Predictive score: naive Bayes on won and lost deals.  Contacts with only a
 -- lead source, so the arithmetic can be checked by hand.

@@ -150,14 +150,14 @@ COMMENT ON TABLE crm.competitor_domains IS 'email domains of competitors (and th
 
 -- What kind of address a lead uses: competitor, free, disposable or
 -- business.  STABLE: reads crm.competitor_domains and crm.email_domains.
-CREATE FUNCTION crm.lead_email_kind(email crm.email) RETURNS text
+CREATE FUNCTION crm.lead_domain_kind(email crm.email) RETURNS text
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 RETURN CASE
 	WHEN EXISTS (SELECT 1 FROM crm.competitor_domains d WHERE d.domain = ANY (crm.email_domain_suffixes(email)))
 		THEN 'competitor'
 	ELSE COALESCE(NULLIF(crm.email_domain_kind(email), 'ordinary'), 'business')
 END;
-COMMENT ON FUNCTION crm.lead_email_kind(crm.email) IS
+COMMENT ON FUNCTION crm.lead_domain_kind(crm.email) IS
 	'kind of a lead''s address for fit rules: competitor, free, disposable or business';
 
 -- Seniority from a free-text job title.  The order of the tests matters:

@@ -64,7 +64,7 @@ RETURN ROW(crm.title_seniority(c.title),
 		   c.lead_source,
 		   crm.email_domain(c.email),
 		   CASE WHEN c.email IS NOT NULL
-				THEN crm.lead_email_kind(c.email) END)::crm.fit_input;
+				THEN crm.lead_domain_kind(c.email) END)::crm.fit_input;
 
 -- STABLE: reads the rules.
 CREATE FUNCTION crm.fit_score(i crm.fit_input) RETURNS float8
@@ -236,14 +236,13 @@ BEGIN
 				  HINT = 'Use crm.set_lifecycle_stage(contact_id, stage, reason) to move a contact back on purpose.';
 	END IF;
 
-	-- crossing the threshold upward makes a lead an MQL; the AFTER trigger
-	-- then creates the follow-up task and notifies
+	-- crossing the threshold upward makes a lead an MQL with an owner from
+	-- the assignment rules; the AFTER trigger then creates the follow-up
+	-- task and notifies.  A stage set by hand is left as it is.
 	IF s.handoff_enabled AND NEW.lead_score >= s.mql_threshold
 	   AND (TG_OP = 'INSERT' OR OLD.lead_score IS NULL OR OLD.lead_score < s.mql_threshold)
 	   AND crm.lifecycle_position(NEW.lifecycle_stage) < crm.lifecycle_position('mql') THEN
 		NEW.lifecycle_stage := 'mql';
-	END IF;
-	IF NEW.lifecycle_stage = 'mql' AND (TG_OP = 'INSERT' OR OLD.lifecycle_stage IS DISTINCT FROM 'mql') THEN
 		NEW.owner_id := COALESCE(crm._assign_owner(NEW), NEW.owner_id);
 	END IF;
 	RETURN NEW;
@@ -289,6 +288,8 @@ BEGIN
 	  FROM unnest(contact_ids, kinds, times, signs) AS ch(contact_id, kind, occurred_at, sign)
 	  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active AND r.time_window IS NULL
 	 WHERE ch.contact_id IS NOT NULL
+	   -- activities deleted with their contact need no bookkeeping
+	   AND EXISTS (SELECT 1 FROM crm.contacts c WHERE c.id = ch.contact_id)
 	 GROUP BY ch.contact_id, r.id
 	ON CONFLICT (contact_id, rule_id) DO UPDATE
 	   SET value = (SELECT crm.decayed_value(s.value, s.as_of, r.half_life, greatest(s.as_of, excluded.as_of))
@@ -422,35 +423,39 @@ BEGIN
 			  FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
 		), kinds AS (
 			SELECT d.email_domain,
-				   COALESCE(crm.lead_email_kind(crm.try_email('postmaster@' || d.email_domain)), 'business') AS email_kind
+				   COALESCE(crm.lead_domain_kind(crm.try_email('postmaster@' || d.email_domain)), 'business') AS email_kind
 			  FROM (SELECT DISTINCT email_domain FROM base WHERE email_domain IS NOT NULL) d
 		), scored AS (
-			SELECT b.id, b.old_score, b.lifecycle_stage, f.fit, COALESCE(e.engagement_score, 0) AS engagement
+			SELECT b.id, f.fit, COALESCE(e.engagement_score, 0) AS engagement,
+				   crm.clamp_points(f.fit + COALESCE(e.engagement_score, 0), 0, $2) AS score,
+				   $8 AND crm.clamp_points(f.fit + COALESCE(e.engagement_score, 0), 0, $2) >= $7
+				   AND crm.lifecycle_position(b.lifecycle_stage) < crm.lifecycle_position('mql') AS crossing
 			  FROM (SELECT base.*, k.email_kind FROM base LEFT JOIN kinds k USING (email_domain)) b
 			 CROSS JOIN LATERAL (SELECT %s AS fit) f
 			  LEFT JOIN crm.engagement_now e ON e.contact_id = b.id
 		), updated AS (
+			-- a lead now at or over the threshold gets no score here; the
+			-- per-row trigger sets it below and hands the contact off
 			UPDATE crm.contacts c
 			   SET fit_score = s.fit, engagement_score = s.engagement, engagement_as_of = $1,
-				   lead_score = crm.clamp_points(s.fit + s.engagement, 0, $2),
+				   lead_score = CASE WHEN s.crossing THEN NULL ELSE s.score END,
 				   lead_grade = crm._grade(s.fit, s.engagement, $3, $4, $5, $6)
 			  FROM scored s
 			 WHERE c.id = s.id
 			   AND (c.fit_score::float8, c.engagement_score::float8, c.lead_score::float8)
-				   IS DISTINCT FROM (s.fit, s.engagement, crm.clamp_points(s.fit + s.engagement, 0, $2))
-			RETURNING c.id, COALESCE(s.old_score < $7, true) AND c.lead_score >= $7
-					  AND crm.lifecycle_position(s.lifecycle_stage) < crm.lifecycle_position('mql') AS crossed
+				   IS DISTINCT FROM (s.fit, s.engagement, s.score)
+			RETURNING c.id, s.crossing
 		)
-		SELECT count(*), array_agg(id) FILTER (WHERE crossed) FROM updated
+		SELECT count(*), array_agg(id) FILTER (WHERE crossing) FROM updated
 	$q$, crm._fit_sql())
 	INTO n, crossed
 	USING t, st.score_ceiling, st.grade_a_fit, st.grade_b_fit, st.grade_1_engagement, st.grade_2_engagement,
-		  st.mql_threshold;
+		  st.mql_threshold, st.handoff_enabled;
 	PERFORM set_config('crm.rescoring', 'off', true);
 
-	IF st.handoff_enabled AND crossed IS NOT NULL THEN
-		-- the per-row triggers take over: owner, task, history, notification
-		UPDATE crm.contacts c SET lifecycle_stage = 'mql' WHERE c.id = ANY (crossed);
+	IF crossed IS NOT NULL THEN
+		-- the per-row triggers take over: score, owner, task, history, notification
+		UPDATE crm.contacts c SET lead_score = 0 WHERE c.id = ANY (crossed);
 	END IF;
 	RETURN n;
 END $$;

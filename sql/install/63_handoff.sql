@@ -4,8 +4,8 @@
 -- part 62 refuses a step back) unless crm.set_lifecycle_stage() is called
 -- on purpose; every change is logged in crm.lifecycle_history.
 --
--- Becoming an MQL, whether by crossing the score threshold or by hand,
--- hands the contact to sales inside the same transaction: the owner is
+-- Becoming an MQL by crossing the score threshold hands the contact to
+-- sales inside the same transaction: the owner is
 -- chosen by crm.assignment_rules (the first territory that matches, then
 -- round-robin among its active reps that still have capacity, falling back
 -- to all active reps), a follow-up task falls due after N business hours,
@@ -139,7 +139,9 @@ BEGIN
 	RETURN crm._round_robin(0, NULL);
 END $$;
 
--- After a stage change: log it, and on becoming an MQL hand the contact off.
+-- After a stage change: log it, and when the contact became an MQL by
+-- crossing the score threshold, hand it off.  Moving a contact to mql by
+-- hand is logged but creates no task (its owner is already chosen).
 CREATE FUNCTION crm._contacts_lifecycle() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -148,20 +150,27 @@ DECLARE
 	task bigint;
 	payload jsonb;
 	rule_id bigint;
+	crossed boolean;
 BEGIN
+	SELECT * INTO STRICT s FROM crm.scoring_settings;
+	crossed := s.handoff_enabled AND NEW.lifecycle_stage = 'mql' AND NEW.lead_score >= s.mql_threshold
+		AND (TG_OP = 'INSERT'
+			 OR ((OLD.lead_score IS NULL OR OLD.lead_score < s.mql_threshold)
+				 AND crm.lifecycle_position(OLD.lifecycle_stage) < crm.lifecycle_position('mql')));
 	INSERT INTO crm.lifecycle_history (contact_id, from_stage, to_stage, reason)
 	VALUES (NEW.id, CASE WHEN TG_OP = 'UPDATE' THEN OLD.lifecycle_stage END, NEW.lifecycle_stage,
 			COALESCE(NULLIF(current_setting('crm.lifecycle_reason', true), ''),
-					 CASE WHEN NEW.lifecycle_stage = 'mql' THEN 'lead score reached the MQL threshold' END));
-	IF NEW.lifecycle_stage <> 'mql' THEN
+					 CASE WHEN crossed THEN 'lead score reached the MQL threshold' END));
+	IF NOT crossed THEN
 		RETURN NULL;
 	END IF;
-	SELECT * INTO STRICT s FROM crm.scoring_settings;
 	rule_id := NULLIF(current_setting('crm.assignment_rule', true), '')::bigint;
+	PERFORM set_config('crm.assignment_rule', '', true);
 	INSERT INTO crm.tasks (contact_id, title, due_at, assignee_id)
 	VALUES (NEW.id,
 			format('Follow up MQL %s (score %s, grade %s)',
-				   concat_ws(' ', NEW.given_name, NEW.family_name), round(NEW.lead_score), NEW.lead_grade),
+				   COALESCE(NULLIF(concat_ws(' ', NEW.given_name, NEW.family_name), ''), '#' || NEW.id),
+				   round(NEW.lead_score), NEW.lead_grade),
 			crm.add_business_hours(now(), s.followup_business_hours),
 			NEW.owner_id)
 	RETURNING id INTO task;

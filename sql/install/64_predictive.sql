@@ -52,7 +52,7 @@ SELECT c.id AS contact_id, f.feature, f.value
 						  WHEN a.employees < 250 THEN '50-249' WHEN a.employees < 1000 THEN '250-999'
 						  WHEN a.employees < 5000 THEN '1000-4999' ELSE '5000+' END),
 	('email_kind', CASE WHEN c.email IS NOT NULL
-						THEN crm.lead_email_kind(c.email) END)
+						THEN crm.lead_domain_kind(c.email) END)
  ) AS f(feature, value)
  WHERE f.value IS NOT NULL;
 COMMENT ON VIEW crm.lead_features IS 'the feature values the predictive lead model uses, per contact';

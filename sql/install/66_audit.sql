@@ -76,8 +76,12 @@ BEGIN
 				WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind IN ('r', 'p')
 				ORDER BY c.relname
 	LOOP
-		EXECUTE format('SELECT count(*) FROM %s', tbl.rel) INTO nrows;
-		step := step || jsonb_build_object('table', tbl.relname, 'rows', nrows);
+		IF has_table_privilege(tbl.rel, 'SELECT') THEN
+			EXECUTE format('SELECT count(*) FROM %s', tbl.rel) INTO nrows;
+			step := step || jsonb_build_object('table', tbl.relname, 'rows', nrows);
+		ELSE
+			step := step || jsonb_build_object('table', tbl.relname, 'rows', NULL, 'note', 'not readable by you');
+		END IF;
 	END LOOP;
 	doc := doc || jsonb_build_object('1_locate', jsonb_build_object('tables', step));
 
