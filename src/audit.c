@@ -49,9 +49,12 @@ static bool PurgeInProgress = false;
 
 /*
  * Columns that change on every update and say nothing by themselves: the
- * log row already records who and when.
+ * log row already records who and when.  The lead-scoring snapshot columns
+ * of crm.contacts are derived from rules and activities (which are logged)
+ * and change with every scored activity, so they are skipped too.
  */
-#define AUDIT_SKIP_COLUMNS "'updated_at', 'updated_by'"
+#define AUDIT_SKIP_COLUMNS "'updated_at', 'updated_by', 'fit_score', 'engagement_score', 'engagement_as_of', " \
+	"'lead_score', 'lead_grade'"
 
 static const char *const AuditInsertSql =
 "INSERT INTO crm.audit_log (contact_id, user_id, db_role, login, table_name, op, row_id, old_values, new_values) "

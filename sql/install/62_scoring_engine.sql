@@ -32,6 +32,9 @@ CREATE TABLE crm.engagement_state (
 	PRIMARY KEY (contact_id, rule_id)
 );
 CREATE INDEX ON crm.engagement_state (rule_id);
+-- Derived, but dumped like every crm table; after a restore run
+-- crm.rescore_all(), which rebuilds it from the activities.
+SELECT pg_catalog.pg_extension_config_dump('crm.engagement_state', '');
 COMMENT ON TABLE crm.engagement_state IS
 	'per contact and decaying engagement rule: the decayed sum of its points as of as_of (derived; rebuilt by crm.rescore_all())';
 

@@ -46,6 +46,7 @@ CREATE TABLE crm.invalidating_events (
 	occurred_at timestamptz NOT NULL,
 	PRIMARY KEY (contact_id, kind)
 );
+SELECT pg_catalog.pg_extension_config_dump('crm.invalidating_events', '');
 COMMENT ON TABLE crm.invalidating_events IS
 	'the latest hard bounce and "left the company" event per contact (derived from crm.activities)';
 
