@@ -337,3 +337,22 @@ SELECT count(*) AS found_via_index FROM email_sort WHERE e = 'FIRST.LAST4@exampl
 RESET enable_seqscan;
 SELECT count(*) AS found_via_scan FROM email_sort WHERE crm.email_eq(e, 'FIRST.LAST4@example4.com');
 DROP TABLE email_sort;
+
+-- Parallel workers build their own copy of the domain lists.
+CREATE TABLE email_par AS
+SELECT crm.email('u' || g || CASE g % 3 WHEN 0 THEN '@gmail.com' WHEN 1 THEN '@sub.mailinator.com' ELSE '@acme.example' END) AS e
+  FROM generate_series(1, 30000) g;
+ANALYZE email_par;
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SELECT count(*) FILTER (WHERE crm.email_is_free(e)) AS free,
+       count(*) FILTER (WHERE crm.email_is_disposable(e)) AS disposable,
+       count(*) FILTER (WHERE crm.email_domain_kind(e) IS NULL) AS unlisted
+  FROM email_par;
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
+DROP TABLE email_par;
