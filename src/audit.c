@@ -13,6 +13,9 @@
  * exactly as SECURITY DEFINER would (user id, restricted-operation flag and a
  * pinned search_path), and switches back even on error.
  *
+ * Inserted and deleted rows are logged whole, without their NULL columns
+ * (an absent key reads as NULL; most CRM rows are mostly empty).
+ *
  * Why statement level: the rows arrive in transition tables, so one INSERT
  * ... SELECT per statement logs them all; a bulk load pays one extra query,
  * not one per row.  UPDATE pairs old and new rows by their position in the
@@ -36,7 +39,9 @@
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/timestamp.h"
@@ -46,6 +51,29 @@
 
 /* Set only while crm_audit_purge deletes; checked by crm_audit_guard. */
 static bool PurgeInProgress = false;
+
+/*
+ * Prepared statements of the trigger, per audited table and event, kept
+ * for the life of the backend: parsing and planning the INSERT ... SELECT
+ * costs far more than running it for a one-row statement.  The plan reads
+ * the table's rows through the transition table, whose row type is the
+ * table's; a copy of the table's tuple descriptor is kept beside the plan
+ * and the plan is prepared again when they no longer match (ALTER TABLE).
+ */
+typedef struct AuditPlanKey
+{
+	Oid			relid;
+	int			event;			/* TRIGGER_EVENT_INSERT, _UPDATE or _DELETE */
+} AuditPlanKey;
+
+typedef struct AuditPlanEntry
+{
+	AuditPlanKey key;
+	SPIPlanPtr	plan;
+	TupleDesc	desc;
+} AuditPlanEntry;
+
+static HTAB *AuditPlans = NULL;
 
 /*
  * Columns that change on every update and say nothing by themselves: the
@@ -62,7 +90,7 @@ static const char *const AuditInsertSql =
 "            ELSE COALESCE((r.j OPERATOR(pg_catalog.->>) 'contact_id')::pg_catalog.int8, 0) END, "
 "       (SELECT u.id FROM crm.users u WHERE u.login OPERATOR(pg_catalog.=) $1), $1, $2, $3, 'INSERT', "
 "       (r.j OPERATOR(pg_catalog.->>) 'id')::pg_catalog.int8, NULL, r.j "
-"  FROM (SELECT pg_catalog.to_jsonb(t) AS j FROM crm_new t) r";
+"  FROM (SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(t)) AS j FROM crm_new t) r";
 
 static const char *const AuditDeleteSql =
 "INSERT INTO crm.audit_log (contact_id, user_id, db_role, login, table_name, op, row_id, old_values, new_values) "
@@ -70,7 +98,7 @@ static const char *const AuditDeleteSql =
 "            ELSE COALESCE((r.j OPERATOR(pg_catalog.->>) 'contact_id')::pg_catalog.int8, 0) END, "
 "       (SELECT u.id FROM crm.users u WHERE u.login OPERATOR(pg_catalog.=) $1), $1, $2, $3, 'DELETE', "
 "       (r.j OPERATOR(pg_catalog.->>) 'id')::pg_catalog.int8, r.j, NULL "
-"  FROM (SELECT pg_catalog.to_jsonb(t) AS j FROM crm_old t) r";
+"  FROM (SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(t)) AS j FROM crm_old t) r";
 
 static const char *const AuditUpdateSql =
 "INSERT INTO crm.audit_log (contact_id, user_id, db_role, login, table_name, op, row_id, old_values, new_values) "
@@ -123,7 +151,8 @@ AuditLogOwner(void)
  * The caller has done SPI_connect().
  */
 static uint64
-RunAsLogOwner(const char *sql, int nargs, Oid *argtypes, Datum *values, int expect, int64 *result)
+RunAsLogOwner(const char *sql, int nargs, Oid *argtypes, Datum *values, int expect, int64 *result,
+			  AuditPlanEntry *cached, TupleDesc reldesc)
 {
 	Oid			save_userid;
 	int			save_sec_context;
@@ -141,7 +170,30 @@ RunAsLogOwner(const char *sql, int nargs, Oid *argtypes, Datum *values, int expe
 							 true, 0, false);
 	PG_TRY();
 	{
-		ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+		if (cached == NULL)
+			ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+		else
+		{
+			if (cached->plan == NULL)
+			{
+				/*
+				 * Always the generic plan: the parameters only name who and
+				 * which table, and planning costs more than the statement.
+				 */
+				SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+				MemoryContext old;
+
+				if (plan == NULL)
+					elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+				if (SPI_keepplan(plan) != 0)
+					elog(ERROR, "SPI_keepplan failed");
+				old = MemoryContextSwitchTo(TopMemoryContext);
+				cached->desc = CreateTupleDescCopyConstr(reldesc);
+				MemoryContextSwitchTo(old);
+				cached->plan = plan;
+			}
+			ret = SPI_execute_plan(cached->plan, values, NULL, false, 0);
+		}
 		if (ret != expect)
 			elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
 		processed = SPI_processed;
@@ -183,6 +235,9 @@ crm_audit_trigger(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	NameData	invoker;
 	NameData	login;
+	AuditPlanKey key;
+	AuditPlanEntry *entry;
+	bool		found;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -225,11 +280,40 @@ crm_audit_trigger(PG_FUNCTION_ARGS)
 	values[1] = NameGetDatum(&login);
 	values[2] = CStringGetTextDatum(RelationGetRelationName(trigdata->tg_relation));
 
+	/* The prepared statement for this table and event, if still valid. */
+	if (AuditPlans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(AuditPlanKey);
+		ctl.entrysize = sizeof(AuditPlanEntry);
+		ctl.hcxt = TopMemoryContext;
+		AuditPlans = hash_create("crm audit plans", 32, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	memset(&key, 0, sizeof(key));
+	key.relid = RelationGetRelid(trigdata->tg_relation);
+	key.event = trigdata->tg_event & TRIGGER_EVENT_OPMASK;
+	entry = hash_search(AuditPlans, &key, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->plan = NULL;
+		entry->desc = NULL;
+	}
+	else if (entry->plan != NULL &&
+			 !equalTupleDescs(entry->desc, RelationGetDescr(trigdata->tg_relation)))
+	{
+		SPI_freeplan(entry->plan);
+		FreeTupleDesc(entry->desc);
+		entry->plan = NULL;
+		entry->desc = NULL;
+	}
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
 		elog(ERROR, "SPI_register_trigger_data failed");
-	(void) RunAsLogOwner(sql, 3, argtypes, values, SPI_OK_INSERT, NULL);
+	(void) RunAsLogOwner(sql, 3, argtypes, values, SPI_OK_INSERT, NULL,
+						 entry, RelationGetDescr(trigdata->tg_relation));
 	SPI_finish();
 
 	return PointerGetDatum(NULL);
@@ -316,7 +400,8 @@ crm_audit_purge(PG_FUNCTION_ARGS)
 	PurgeInProgress = true;
 	PG_TRY();
 	{
-		(void) RunAsLogOwner(AuditPurgeSql, 3, argtypes, values, SPI_OK_INSERT_RETURNING, &removed);
+		(void) RunAsLogOwner(AuditPurgeSql, 3, argtypes, values, SPI_OK_INSERT_RETURNING, &removed,
+							 NULL, NULL);
 	}
 	PG_FINALLY();
 	{

@@ -2,7 +2,7 @@
 -- append-only; readable by admin and analyst; purged only by admins.
 BEGIN;
 \ir fixtures/model.sql
-SELECT plan(32);
+SELECT plan(34);
 
 SELECT is((SELECT count(*)::int FROM crm.audit_log WHERE table_name = 'contacts' AND op = 'INSERT'), 8,
 	'the fixture''s eight contact inserts are logged, one row each');
@@ -61,6 +61,18 @@ SELECT is((SELECT old_values || new_values FROM crm.audit_log WHERE table_name =
 	'{"campaign_id": 2}'::jsonb, 'an update of a key column pairs old and new rows by position');
 SELECT is((SELECT old_values FROM crm.audit_log WHERE table_name = 'campaign_members' AND op = 'UPDATE'),
 	'{"campaign_id": 1}'::jsonb, 'and logs the old key');
+
+-- a table that gains a column is still logged whole (the trigger's
+-- prepared statement is replaced when the row type changes)
+INSERT INTO crm.tags (id, name) VALUES (101, 'before');
+ALTER TABLE crm.tags ADD COLUMN colour text;
+INSERT INTO crm.tags (id, name, colour) VALUES (102, 'after', 'red');
+SELECT is((SELECT new_values->>'colour' FROM crm.audit_log WHERE table_name = 'tags' AND row_id = 102), 'red',
+	'a column added later is logged');
+ALTER TABLE crm.tags DROP COLUMN colour;
+INSERT INTO crm.tags (id, name) VALUES (103, 'dropped');
+SELECT is((SELECT new_values ? 'colour' FROM crm.audit_log WHERE table_name = 'tags' AND row_id = 103), false,
+	'and a dropped one no longer is');
 
 -- append-only, even for the owner (this session is the superuser owner)
 SELECT throws_ok($$UPDATE crm.audit_log SET login = 'x'$$, '42501', 'the audit log is append-only',

@@ -3,7 +3,7 @@
 -- and docs/security.md.
 BEGIN;
 \ir fixtures/model.sql
-SELECT plan(73);
+SELECT plan(76);
 
 -- ---------------------------------------------------------------- rep1
 SET ROLE regress_rep1;
@@ -125,6 +125,17 @@ SET ROLE regress_gone;
 SELECT is(pg_temp.ids('contacts'), '{}', 'a deactivated rep sees no contacts');
 SELECT is(pg_temp.ids('teams'), '{}', 'nor teams');
 SELECT throws_ok($$INSERT INTO crm.contacts (given_name) VALUES ('x')$$, '42501', NULL, 'and cannot create any');
+RESET ROLE;
+
+-- deactivation takes effect with the next statement (the cached answer
+-- of crm.current_user_id() is dropped when crm.users changes)
+SET ROLE regress_rep3;
+SELECT is(crm.current_user_id(), pg_temp.uid('regress_rep3'), 'rep3 is an active CRM user');
+RESET ROLE;
+UPDATE crm.users SET active = false WHERE login = 'regress_rep3';
+SET ROLE regress_rep3;
+SELECT is(crm.current_user_id(), NULL, 'until an admin deactivates it');
+SELECT is(pg_temp.ids('contacts'), '{}', 'then it sees nothing, at once');
 RESET ROLE;
 
 SELECT * FROM finish();

@@ -69,55 +69,79 @@ COMMENT ON TABLE crm.users IS 'CRM users: maps a database login to its CRM role,
 ALTER TABLE crm.teams ADD FOREIGN KEY (updated_by) REFERENCES crm.users ON DELETE SET NULL;
 ALTER TABLE crm.users ADD FOREIGN KEY (updated_by) REFERENCES crm.users ON DELETE SET NULL;
 
--- STABLE: the answer depends on current_user and on crm.users, both fixed
--- for the duration of one statement.  Reads crm.users with the caller's own
--- rights (every CRM role may read the user directory), so it needs no
--- SECURITY DEFINER and Citus can push it to workers as it is.
+-- The helpers below are what the policies call.  STABLE: the answer
+-- depends on current_user and on crm.users, both fixed for the duration of
+-- one statement.  They read crm.users with the caller's own rights (every
+-- CRM role may read the user directory), so they need no SECURITY DEFINER
+-- and Citus can push them to workers as they are.  SQL bodies (BEGIN
+-- ATOMIC) are bound when created, so no search_path of the caller's can
+-- change what they mean.  The ones that do more work per call are PL/pgSQL,
+-- so their plans are cached for the session (a policy then pays for an
+-- index probe per query, not for planning), with search_path pinned for
+-- the same reason; the two asked most often are C with a cache.
+-- C (src/users.c): answered from a per-backend cache that every change to
+-- crm.users empties (crm._users_changed below), because row stamps ask on
+-- every written row.  STABLE: depends on current_user and crm.users.  The
+-- lookup runs with the caller's rights, like a SQL function would.
 CREATE FUNCTION crm.current_user_id() RETURNS bigint
-	LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT u.id FROM crm.users u WHERE u.login = CURRENT_USER AND u.active;
-END;
+	AS 'MODULE_PATHNAME', 'crm_current_user_id'
+	LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.current_user_id() IS
 	'crm.users id of the logged-in role (current_user), NULL when it is not an active CRM user';
 
--- STABLE for the same reason as crm.current_user_id().
 CREATE FUNCTION crm.current_crm_role() RETURNS text
-	LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT u.crm_role FROM crm.users u WHERE u.login = CURRENT_USER AND u.active;
-END;
+	AS 'MODULE_PATHNAME', 'crm_current_crm_role'
+	LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION crm.current_crm_role() IS
 	'CRM role (admin, manager, rep, ...) of the logged-in role, NULL when it is not an active CRM user';
+
+-- Queues a relcache invalidation of crm.users: this backend forgets the
+-- cached answers at the next command, every other one when the change
+-- commits.  PARALLEL RESTRICTED: only a query's leader may queue it.
+CREATE FUNCTION crm._users_changed() RETURNS trigger
+	AS 'MODULE_PATHNAME', 'crm_users_changed'
+	LANGUAGE C PARALLEL RESTRICTED;
+CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.users
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._users_changed();
 
 -- The owners whose records the logged-in user reaches through ownership:
 -- themselves, and for a manager every user in their team and all teams
 -- below it, plus everyone who reports to them through crm.users.manager_id
 -- at any depth.  Returns an array so a policy can say
--- owner_id = ANY ((SELECT crm.visible_owner_ids())): computed once per
--- query as an InitPlan and usable as an index condition.
--- STABLE: depends on current_user and the user and team tables.
+-- owner_id = ANY ((SELECT crm.visible_owner_ids())::bigint[]): computed
+-- once per query as an InitPlan and usable as an index condition.
 CREATE FUNCTION crm.visible_owner_ids() RETURNS bigint[]
-	LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-	WITH RECURSIVE me AS (
-		SELECT u.id, u.team_id, u.crm_role FROM crm.users u
-		 WHERE u.login = CURRENT_USER AND u.active
-	), subteams(id) AS (
-		SELECT me.team_id FROM me WHERE me.crm_role = 'manager' AND me.team_id IS NOT NULL
+	LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	v_id bigint;
+	v_team bigint;
+	v_role text;
+	v_ids bigint[];
+BEGIN
+	SELECT u.id, u.team_id, u.crm_role INTO v_id, v_team, v_role
+	  FROM crm.users u WHERE u.login = CURRENT_USER AND u.active;
+	IF v_id IS NULL THEN
+		RETURN '{}'::bigint[];
+	ELSIF v_role <> 'manager' THEN
+		RETURN ARRAY[v_id];
+	END IF;
+	WITH RECURSIVE subteams(id) AS (
+		SELECT v_team WHERE v_team IS NOT NULL
 		UNION
 		SELECT t.id FROM crm.teams t JOIN subteams s ON t.parent_id = s.id
 	), reports(id) AS (
-		SELECT me.id FROM me
+		SELECT v_id
 		UNION
 		SELECT u.id FROM crm.users u JOIN reports r ON u.manager_id = r.id
-		 WHERE (SELECT me.crm_role FROM me) = 'manager'
 	)
-	SELECT COALESCE(pg_catalog.array_agg(DISTINCT x.id ORDER BY x.id), '{}'::bigint[])
+	SELECT pg_catalog.array_agg(DISTINCT x.id ORDER BY x.id) INTO v_ids
 	  FROM (SELECT r.id FROM reports r
 			UNION
 			SELECT u.id FROM crm.users u JOIN subteams s ON u.team_id = s.id) x;
-END;
+	RETURN v_ids;
+END
+$$;
 COMMENT ON FUNCTION crm.visible_owner_ids() IS
 	'ids of the CRM users whose records the logged-in user reaches by ownership: self, and for a manager the whole team subtree and all reports';
 

@@ -114,37 +114,43 @@ CREATE INDEX ON crm.shares (deal_id);
 COMMENT ON TABLE crm.shares IS 'records shared with a user who does not own them, for reading or writing';
 
 -- STABLE: depends on current_user and crm.shares.  Arrays of ids, computed
--- once per query like crm.visible_owner_ids().
+-- once per query like crm.visible_owner_ids(); PL/pgSQL for cached plans.
 CREATE FUNCTION crm.shared_contact_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT COALESCE(pg_catalog.array_agg(s.contact_id ORDER BY s.contact_id), '{}'::bigint[])
-	  FROM crm.shares s
-	 WHERE s.user_id = crm.current_user_id() AND s.contact_id IS NOT NULL
-	   AND (NOT for_write OR s.access = 'write');
-END;
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.contact_id ORDER BY s.contact_id), '{}'::bigint[])
+			  FROM crm.shares s
+			 WHERE s.user_id = crm.current_user_id() AND s.contact_id IS NOT NULL
+			   AND (NOT for_write OR s.access = 'write'));
+END
+$$;
 COMMENT ON FUNCTION crm.shared_contact_ids(boolean) IS
 	'ids of the contacts shared with the logged-in user (for_write: only write shares)';
 
 CREATE FUNCTION crm.shared_account_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT COALESCE(pg_catalog.array_agg(s.account_id ORDER BY s.account_id), '{}'::bigint[])
-	  FROM crm.shares s
-	 WHERE s.user_id = crm.current_user_id() AND s.account_id IS NOT NULL
-	   AND (NOT for_write OR s.access = 'write');
-END;
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.account_id ORDER BY s.account_id), '{}'::bigint[])
+			  FROM crm.shares s
+			 WHERE s.user_id = crm.current_user_id() AND s.account_id IS NOT NULL
+			   AND (NOT for_write OR s.access = 'write'));
+END
+$$;
 COMMENT ON FUNCTION crm.shared_account_ids(boolean) IS
 	'ids of the accounts shared with the logged-in user (for_write: only write shares)';
 
 CREATE FUNCTION crm.shared_deal_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT COALESCE(pg_catalog.array_agg(s.deal_id ORDER BY s.deal_id), '{}'::bigint[])
-	  FROM crm.shares s
-	 WHERE s.user_id = crm.current_user_id() AND s.deal_id IS NOT NULL
-	   AND (NOT for_write OR s.access = 'write');
-END;
+	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.deal_id ORDER BY s.deal_id), '{}'::bigint[])
+			  FROM crm.shares s
+			 WHERE s.user_id = crm.current_user_id() AND s.deal_id IS NOT NULL
+			   AND (NOT for_write OR s.access = 'write'));
+END
+$$;
 COMMENT ON FUNCTION crm.shared_deal_ids(boolean) IS
 	'ids of the deals shared with the logged-in user (for_write: only write shares)';
 

@@ -81,6 +81,10 @@ BEGIN
 	IF NOT EXISTS (SELECT 1 FROM crm_new) THEN
 		RETURN NULL;
 	END IF;
+	-- What this function writes into the history is the contact's own
+	-- current value; tell crm._history_current there is nothing to sync
+	-- back (a transaction-local flag, cleared again below).
+	PERFORM pg_catalog.set_config('crm.history_sync', 'on', true);
 	IF TG_OP = 'INSERT' THEN
 		INSERT INTO crm.contact_emails (contact_id, email, source, verified_at, valid_from)
 		SELECT n.id, n.email, n.email_source, n.email_verified_at, n.created_at
@@ -91,6 +95,7 @@ BEGIN
 		INSERT INTO crm.contact_addresses (contact_id, city, region, postcode, country, source, verified_at, valid_from)
 		SELECT n.id, n.city, n.region, n.postcode, n.country, n.address_source, n.address_verified_at, n.created_at
 		  FROM crm_new n WHERE num_nonnulls(n.city, n.region, n.postcode, n.country) > 0;
+		PERFORM pg_catalog.set_config('crm.history_sync', '', true);
 		RETURN NULL;
 	END IF;
 
@@ -99,6 +104,7 @@ BEGIN
 	-- level deeper) the value is already recorded and the older ones stay
 	-- valid: a second address does not end the first.
 	IF pg_catalog.pg_trigger_depth() > 1 THEN
+		PERFORM pg_catalog.set_config('crm.history_sync', '', true);
 		RETURN NULL;
 	END IF;
 	-- The new value is recorded before the old one is closed, so the history -> contacts
@@ -137,6 +143,7 @@ BEGIN
 	 WHERE h.contact_id = o.id AND h.valid_to IS NULL
 	   AND (h.city, h.region, h.postcode, h.country) IS NOT DISTINCT FROM (o.city, o.region, o.postcode, o.country)
 	   AND (n.city, n.region, n.postcode, n.country) IS DISTINCT FROM (o.city, o.region, o.postcode, o.country);
+	PERFORM pg_catalog.set_config('crm.history_sync', '', true);
 	RETURN NULL;
 END
 $$;
@@ -150,11 +157,15 @@ CREATE TRIGGER history_update AFTER UPDATE ON crm.contacts
 -- history -> contacts: the current value is the newest open, unbounced one.
 -- A contact whose values are all closed or bounced keeps its last value
 -- (it is still the best we know); record health reports it as unverified.
+-- Skipped while crm._contacts_history writes the contact's own values (the
+-- transaction-local crm.history_sync flag): they are current already.  A
+-- client that sets the flag itself only skips syncing its own writes.
 CREATE FUNCTION crm._history_current() RETURNS trigger
 	LANGUAGE plpgsql SET search_path = crm, pg_catalog, pg_temp
 AS $$
 BEGIN
-	IF NOT EXISTS (SELECT 1 FROM crm_new) THEN
+	IF NOT EXISTS (SELECT 1 FROM crm_new)
+	   OR pg_catalog.current_setting('crm.history_sync', true) = 'on' THEN
 		RETURN NULL;
 	END IF;
 	IF TG_TABLE_NAME = 'contact_emails' THEN
