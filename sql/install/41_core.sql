@@ -114,9 +114,10 @@ CREATE INDEX ON crm.shares (deal_id);
 COMMENT ON TABLE crm.shares IS 'records shared with a user who does not own them, for reading or writing';
 
 -- STABLE: depends on current_user and crm.shares.  Arrays of ids, computed
--- once per query like crm.visible_owner_ids(); PL/pgSQL for cached plans.
+-- once per query like crm.visible_owner_ids(), and PARALLEL UNSAFE for the
+-- same reason; PL/pgSQL for cached plans.
 CREATE FUNCTION crm.shared_contact_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.contact_id ORDER BY s.contact_id), '{}'::bigint[])
@@ -129,7 +130,7 @@ COMMENT ON FUNCTION crm.shared_contact_ids(boolean) IS
 	'ids of the contacts shared with the logged-in user (for_write: only write shares)';
 
 CREATE FUNCTION crm.shared_account_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.account_id ORDER BY s.account_id), '{}'::bigint[])
@@ -142,7 +143,7 @@ COMMENT ON FUNCTION crm.shared_account_ids(boolean) IS
 	'ids of the accounts shared with the logged-in user (for_write: only write shares)';
 
 CREATE FUNCTION crm.shared_deal_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+	LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.deal_id ORDER BY s.deal_id), '{}'::bigint[])

@@ -21,9 +21,10 @@
 
 -- STABLE: depends on current_user and what the caller may see.  Runs with
 -- the caller's rights, so the result is exactly the contacts the caller's
--- own policies let through.
+-- own policies let through.  PARALLEL UNSAFE like crm.visible_owner_ids():
+-- one user's slice is read serially.
 CREATE FUNCTION crm.visible_contact_ids() RETURNS bigint[]
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE sql STABLE PARALLEL UNSAFE
 BEGIN ATOMIC
 	SELECT COALESCE(pg_catalog.array_agg(c.id ORDER BY c.id), '{}'::bigint[]) FROM crm.contacts c;
 END;
@@ -32,7 +33,7 @@ COMMENT ON FUNCTION crm.visible_contact_ids() IS
 
 -- STABLE: as above.  Accounts reached through visible contacts and deals.
 CREATE FUNCTION crm.related_account_ids() RETURNS bigint[]
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE sql STABLE PARALLEL UNSAFE
 BEGIN ATOMIC
 	SELECT COALESCE(pg_catalog.array_agg(DISTINCT x.account_id ORDER BY x.account_id), '{}'::bigint[])
 	  FROM (SELECT c.account_id FROM crm.contacts c WHERE c.account_id IS NOT NULL
@@ -44,7 +45,7 @@ COMMENT ON FUNCTION crm.related_account_ids() IS
 
 -- STABLE: as above.
 CREATE FUNCTION crm.customer_account_ids() RETURNS bigint[]
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE sql STABLE PARALLEL UNSAFE
 BEGIN ATOMIC
 	SELECT COALESCE(pg_catalog.array_agg(a.id ORDER BY a.id), '{}'::bigint[])
 	  FROM crm.accounts a WHERE a.lifecycle = 'customer';
