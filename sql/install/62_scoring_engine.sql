@@ -13,9 +13,10 @@
 -- from crm.activities through its (contact_id, occurred_at) index.
 --
 -- The contact row carries a snapshot (fit_score, engagement_score as of
--- engagement_as_of, lead_score, lead_grade) refreshed on every event, so
--- lists sort by score without computing anything; crm.lead_score() and the
--- crm.lead_scores view compute the exact value at any moment.
+-- engagement_as_of, lead_score, lead_grade), rewritten when an event
+-- changes the grade or reaches the MQL threshold, and by crm.rescore_all();
+-- crm.lead_score() and the crm.lead_scores view compute the exact value at
+-- any moment.
 --
 -- The triggers are statement-level with transition tables, so a bulk load
 -- of activities costs one aggregate and one upsert per (contact, rule), not
@@ -32,6 +33,9 @@ CREATE TABLE crm.engagement_state (
 	PRIMARY KEY (contact_id, rule_id)
 );
 CREATE INDEX ON crm.engagement_state (rule_id);
+-- Time-window rules and the audit read recent activities: a BRIN index on
+-- the (roughly append-ordered) activity time is tiny and cheap to keep.
+CREATE INDEX activities_occurred_at_brin ON crm.activities USING brin (occurred_at);
 -- Derived, but dumped like every crm table; after a restore run
 -- crm.rescore_all(), which rebuilds it from the activities.
 SELECT pg_catalog.pg_extension_config_dump('crm.engagement_state', '');
@@ -300,10 +304,28 @@ BEGIN
 											 greatest(s.as_of, excluded.as_of))
 					  FROM crm.engagement_rules r WHERE r.id = s.rule_id),
 		   as_of = greatest(s.as_of, excluded.as_of);
+	-- The contact row is written only when it matters: the grade changes or
+	-- the score reaches the MQL threshold (the row trigger then hands the
+	-- lead off).  Otherwise the snapshot stays as of engagement_as_of and
+	-- crm.lead_scores / crm.lead_score() give the current value; this keeps
+	-- the cost of an activity off the contacts table and its triggers.
 	UPDATE crm.contacts c
-	   SET engagement_score = crm.engagement_score(c.id, now()), engagement_as_of = now()
-	 WHERE c.id IN (SELECT ch.contact_id FROM unnest(contact_ids, kinds) AS ch(contact_id, kind)
-					  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active);
+	   SET engagement_score = x.engagement, engagement_as_of = now()
+	  FROM (SELECT t.id, e.engagement,
+				   crm.clamp_points(COALESCE(t.fit_score::float8, 0) + e.engagement, 0, st.score_ceiling) AS score,
+				   crm._grade(t.fit_score::float8, e.engagement, st.grade_a_fit, st.grade_b_fit,
+							  st.grade_1_engagement, st.grade_2_engagement) AS grade,
+				   t.lead_grade, t.lead_score, t.lifecycle_stage, st.mql_threshold, st.handoff_enabled
+			  FROM crm.contacts t
+			 CROSS JOIN crm.scoring_settings st
+			 CROSS JOIN LATERAL (SELECT crm.engagement_score(t.id, now()) AS engagement) e
+			 WHERE t.id IN (SELECT ch.contact_id FROM unnest(contact_ids, kinds) AS ch(contact_id, kind)
+							  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active)) x
+	 WHERE c.id = x.id
+	   AND (x.grade IS DISTINCT FROM x.lead_grade
+			OR (x.handoff_enabled AND x.score >= x.mql_threshold
+				AND (x.lead_score IS NULL OR x.lead_score < x.mql_threshold)
+				AND crm.lifecycle_position(x.lifecycle_stage) < crm.lifecycle_position('mql')));
 END $$;
 
 CREATE FUNCTION crm._activities_score() RETURNS trigger

@@ -90,19 +90,20 @@ WITH r AS (
 		   pg_catalog.max(d.weight) FILTER (WHERE d.field = 'address') AS address_w
 	  FROM crm.decay_rates d
 ), conf AS (
-	SELECT c.id,
+	SELECT c.id, c.given_name, c.family_name, c.email, c.phone, c.title, c.job_function, c.account_id, c.country,
+		   c.city, c.postcode, c.lead_source, c.email_verified_at, c.created_at,
 		   CASE WHEN c.email IS NOT NULL THEN crm._field_confidence(r.email_r, COALESCE(c.email_verified_at, c.created_at),
-				GREATEST(b.occurred_at, l.occurred_at), pg_catalog.now()) END AS email,
+				GREATEST(b.occurred_at, l.occurred_at), pg_catalog.now()) END AS email_c,
 		   CASE WHEN c.phone IS NOT NULL THEN crm._field_confidence(r.phone_r, COALESCE(c.phone_verified_at, c.created_at),
-				l.occurred_at, pg_catalog.now()) END AS phone,
+				l.occurred_at, pg_catalog.now()) END AS phone_c,
 		   CASE WHEN c.title IS NOT NULL THEN crm._field_confidence(r.title_r, COALESCE(c.title_verified_at, c.created_at),
-				l.occurred_at, pg_catalog.now()) END AS title,
+				l.occurred_at, pg_catalog.now()) END AS title_c,
 		   CASE WHEN c.job_function IS NOT NULL THEN crm._field_confidence(r.function_r,
-				COALESCE(c.job_function_verified_at, c.created_at), l.occurred_at, pg_catalog.now()) END AS job_function,
+				COALESCE(c.job_function_verified_at, c.created_at), l.occurred_at, pg_catalog.now()) END AS job_function_c,
 		   CASE WHEN c.account_id IS NOT NULL THEN crm._field_confidence(r.account_r,
-				COALESCE(c.account_verified_at, c.created_at), l.occurred_at, pg_catalog.now()) END AS account,
+				COALESCE(c.account_verified_at, c.created_at), l.occurred_at, pg_catalog.now()) END AS account_c,
 		   CASE WHEN num_nonnulls(c.city, c.postcode, c.region) > 0 THEN crm._field_confidence(r.address_r,
-				COALESCE(c.address_verified_at, c.created_at), NULL, pg_catalog.now()) END AS address,
+				COALESCE(c.address_verified_at, c.created_at), NULL, pg_catalog.now()) END AS address_c,
 		   r.*,
 		   b.occurred_at AS bounced_at
 	  FROM crm.contacts c
@@ -122,31 +123,30 @@ WITH r AS (
 	 GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1
 ), parts AS (
 	SELECT c.id AS contact_id,
-		   (COALESCE(f.email * f.email_w, 0) + COALESCE(f.phone * f.phone_w, 0) + COALESCE(f.title * f.title_w, 0)
-			+ COALESCE(f.job_function * f.function_w, 0) + COALESCE(f.account * f.account_w, 0)
-			+ COALESCE(f.address * f.address_w, 0))
-		   / NULLIF(CASE WHEN f.email IS NOT NULL THEN f.email_w ELSE 0 END
-					+ CASE WHEN f.phone IS NOT NULL THEN f.phone_w ELSE 0 END
-					+ CASE WHEN f.title IS NOT NULL THEN f.title_w ELSE 0 END
-					+ CASE WHEN f.job_function IS NOT NULL THEN f.function_w ELSE 0 END
-					+ CASE WHEN f.account IS NOT NULL THEN f.account_w ELSE 0 END
-					+ CASE WHEN f.address IS NOT NULL THEN f.address_w ELSE 0 END, 0) AS confidence,
-		   (SELECT pg_catalog.count(*) FILTER (WHERE CASE q.field
-					WHEN 'given_name' THEN c.given_name IS NOT NULL AND pg_catalog.btrim(c.given_name) <> ''
-					WHEN 'family_name' THEN c.family_name IS NOT NULL AND pg_catalog.btrim(c.family_name) <> ''
-					WHEN 'email' THEN c.email IS NOT NULL
-					WHEN 'phone' THEN c.phone IS NOT NULL
-					WHEN 'title' THEN c.title IS NOT NULL AND pg_catalog.btrim(c.title) <> ''
-					WHEN 'job_function' THEN c.job_function IS NOT NULL
-					WHEN 'account' THEN c.account_id IS NOT NULL
-					WHEN 'country' THEN c.country IS NOT NULL
-					WHEN 'city' THEN c.city IS NOT NULL
-					WHEN 'postcode' THEN c.postcode IS NOT NULL
-					WHEN 'lead_source' THEN c.lead_source IS NOT NULL
-				END)::float8 / pg_catalog.count(*)
-			  FROM pg_catalog.unnest(hs.required_fields) AS q(field)) AS completeness,
+		   (COALESCE(c.email_c * c.email_w, 0) + COALESCE(c.phone_c * c.phone_w, 0) + COALESCE(c.title_c * c.title_w, 0)
+			+ COALESCE(c.job_function_c * c.function_w, 0) + COALESCE(c.account_c * c.account_w, 0)
+			+ COALESCE(c.address_c * c.address_w, 0))
+		   / NULLIF(CASE WHEN c.email_c IS NOT NULL THEN c.email_w ELSE 0 END
+					+ CASE WHEN c.phone_c IS NOT NULL THEN c.phone_w ELSE 0 END
+					+ CASE WHEN c.title_c IS NOT NULL THEN c.title_w ELSE 0 END
+					+ CASE WHEN c.job_function_c IS NOT NULL THEN c.function_w ELSE 0 END
+					+ CASE WHEN c.account_c IS NOT NULL THEN c.account_w ELSE 0 END
+					+ CASE WHEN c.address_c IS NOT NULL THEN c.address_w ELSE 0 END, 0) AS confidence,
+		   -- inline, no query per row
+		   ((CASE WHEN 'given_name' = ANY (hs.required_fields) AND c.given_name IS NOT NULL AND pg_catalog.btrim(c.given_name) <> '' THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'family_name' = ANY (hs.required_fields) AND c.family_name IS NOT NULL AND pg_catalog.btrim(c.family_name) <> '' THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'email' = ANY (hs.required_fields) AND c.email IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'phone' = ANY (hs.required_fields) AND c.phone IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'title' = ANY (hs.required_fields) AND c.title IS NOT NULL AND pg_catalog.btrim(c.title) <> '' THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'job_function' = ANY (hs.required_fields) AND c.job_function IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'account' = ANY (hs.required_fields) AND c.account_id IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'country' = ANY (hs.required_fields) AND c.country IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'city' = ANY (hs.required_fields) AND c.city IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'postcode' = ANY (hs.required_fields) AND c.postcode IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN 'lead_source' = ANY (hs.required_fields) AND c.lead_source IS NOT NULL THEN 1 ELSE 0 END))::float8
+			/ pg_catalog.cardinality(hs.required_fields) AS completeness,
 		   1.0::float8 - (
-				(CASE WHEN f.bounced_at IS NOT NULL AND f.bounced_at >= COALESCE(c.email_verified_at, c.created_at)
+				(CASE WHEN c.bounced_at IS NOT NULL AND c.bounced_at >= COALESCE(c.email_verified_at, c.created_at)
 					  THEN 1 ELSE 0 END)
 			  + (CASE WHEN crm.email_domain(c.email) IN (SELECT dd.domain FROM disposable dd) THEN 1 ELSE 0 END)
 			  + (CASE WHEN pg_catalog.concat_ws(' ', c.given_name, c.family_name, c.title)
@@ -155,12 +155,11 @@ WITH r AS (
 		   ) / 3.0 AS validity,
 		   CASE WHEN de.email IS NOT NULL OR dn.account_id IS NOT NULL
 				THEN 0.0::float8 ELSE 1.0::float8 END AS uniqueness,
-		   f.email AS email_confidence, f.phone AS phone_confidence, f.title AS title_confidence,
-		   f.job_function AS job_function_confidence, f.account AS account_confidence,
-		   f.address AS address_confidence,
+		   c.email_c AS email_confidence, c.phone_c AS phone_confidence, c.title_c AS title_confidence,
+		   c.job_function_c AS job_function_confidence, c.account_c AS account_confidence,
+		   c.address_c AS address_confidence,
 		   hs.confidence_weight, hs.completeness_weight, hs.validity_weight, hs.uniqueness_weight
-	  FROM crm.contacts c
-	  JOIN conf f ON f.id = c.id
+	  FROM conf c
 	 CROSS JOIN crm.health_settings hs
 	  LEFT JOIN dup_email de ON de.email OPERATOR(crm.=) c.email
 	  LEFT JOIN dup_name dn ON dn.account_id = c.account_id AND dn.family = pg_catalog.lower(c.family_name)
