@@ -73,11 +73,13 @@ RETURN ROW(crm.title_seniority(c.title),
 		   CASE WHEN c.email IS NOT NULL
 				THEN crm.lead_domain_kind(c.email) END)::crm.fit_input;
 
--- STABLE: reads the rules.
+-- STABLE: reads the rules.  PL/pgSQL rather than SQL so that its plan is
+-- cached for the session: it runs once per contact written.
 CREATE FUNCTION crm.fit_score(i crm.fit_input) RETURNS float8
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT COALESCE(pg_catalog.sum(g.total), 0)::float8
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT COALESCE(pg_catalog.sum(g.total), 0)::float8
 	  FROM (SELECT crm.clamp_points(pg_catalog.sum(r.points), sg.min_points, sg.max_points) AS total
 			  FROM crm.fit_rules r
 			  JOIN crm.score_groups sg ON sg.name = r.group_name
@@ -95,20 +97,23 @@ BEGIN ATOMIC
 						WHEN 'email_domain' THEN i.email_domain
 						WHEN 'email_kind' THEN i.email_kind
 					END)
-			 GROUP BY sg.name, sg.min_points, sg.max_points) g;
-END;
+			 GROUP BY sg.name, sg.min_points, sg.max_points) g);
+END $$;
 COMMENT ON FUNCTION crm.fit_score(crm.fit_input) IS
 	'fit score for a set of attributes: matching fit rules summed per score group, each group clamped to its bounds';
 
 -- Engagement of one contact at a moment, per rule and group, exactly.
--- When `at` is earlier than the stored state (a question about the past),
--- the decaying rules are recomputed from the activities up to `at`.
--- STABLE: reads rules, state and activities.
+-- When as_of is earlier than the stored state (a question about the past),
+-- the decaying rules are recomputed from the activities up to as_of.
+-- STABLE: reads rules, state and activities.  PL/pgSQL so that the plan is
+-- cached for the session (an SQL function would be planned on every call
+-- from another function).
 CREATE FUNCTION crm.engagement_score(contact_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS float8
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-	WITH per_rule AS (
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (WITH per_rule AS (
 		-- decaying and permanent rules, from the state
 		SELECT r.id, r.group_name, crm.clamp_points(crm.decayed_value(s.value, s.as_of, r.half_life, engagement_score.as_of),
 				-r.max_points, r.max_points) AS v
@@ -139,8 +144,8 @@ BEGIN ATOMIC
 	SELECT COALESCE(pg_catalog.sum(g.total), 0)::float8
 	  FROM (SELECT crm.clamp_points(pg_catalog.sum(p.v), sg.min_points, sg.max_points) AS total
 			  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
-			 GROUP BY sg.name, sg.min_points, sg.max_points) g;
-END;
+			 GROUP BY sg.name, sg.min_points, sg.max_points) g);
+END $$;
 COMMENT ON FUNCTION crm.engagement_score(bigint, timestamptz) IS
 	'engagement score of a contact at as_of: decayed and windowed rule points, capped per rule and per group; writes nothing';
 
@@ -155,12 +160,13 @@ COMMENT ON FUNCTION crm.combine_score(float8, float8) IS
 -- STABLE: reads the contact, rules and state.
 CREATE FUNCTION crm.lead_score(contact_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
 RETURNS float8
-LANGUAGE sql STABLE PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT crm.combine_score(crm.fit_score(crm._fit_input(c, a)), crm.engagement_score(c.id, lead_score.as_of))
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (SELECT crm.combine_score(crm.fit_score(crm._fit_input(c, a)), crm.engagement_score(c.id, lead_score.as_of))
 	  FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
-	 WHERE c.id = lead_score.contact_id;
-END;
+	 WHERE c.id = lead_score.contact_id);
+END $$;
 COMMENT ON FUNCTION crm.lead_score(bigint, timestamptz) IS
 	'lead score of a contact at as_of (default now), with engagement decayed to that moment; null for an unknown or invisible contact; writes nothing';
 
