@@ -294,7 +294,16 @@ CREATE FUNCTION crm._fold_engagement(contact_ids bigint[], kinds text[], times t
 RETURNS void
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	touched bigint[];
 BEGIN
+	SELECT array_agg(DISTINCT ch.contact_id) INTO touched
+	  FROM unnest(contact_ids, kinds) AS ch(contact_id, kind)
+	  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active
+	 WHERE ch.contact_id IS NOT NULL;
+	IF touched IS NULL THEN
+		RETURN;
+	END IF;
 	INSERT INTO crm.engagement_state AS s (contact_id, rule_id, value, as_of)
 	SELECT ch.contact_id, r.id,
 		   sum(crm.decayed_value(ch.sign * r.points, least(ch.occurred_at, now()), r.half_life, now())), now()
@@ -317,16 +326,17 @@ BEGIN
 	-- the cost of an activity off the contacts table and its triggers.
 	UPDATE crm.contacts c
 	   SET engagement_score = x.engagement, engagement_as_of = now()
-	  FROM (SELECT t.id, e.engagement,
-				   crm.clamp_points(COALESCE(t.fit_score::float8, 0) + e.engagement, 0, st.score_ceiling) AS score,
-				   crm._grade(t.fit_score::float8, e.engagement, st.grade_a_fit, st.grade_b_fit,
+	  FROM (SELECT t.id, COALESCE(e.engagement_score, 0) AS engagement,
+				   crm.clamp_points(COALESCE(t.fit_score::float8, 0) + COALESCE(e.engagement_score, 0), 0,
+									st.score_ceiling) AS score,
+				   crm._grade(t.fit_score::float8, COALESCE(e.engagement_score, 0), st.grade_a_fit, st.grade_b_fit,
 							  st.grade_1_engagement, st.grade_2_engagement) AS grade,
 				   t.lead_grade, t.lead_score, t.lifecycle_stage, st.mql_threshold, st.handoff_enabled
 			  FROM crm.contacts t
 			 CROSS JOIN crm.scoring_settings st
-			 CROSS JOIN LATERAL (SELECT crm.engagement_score(t.id, now()) AS engagement) e
-			 WHERE t.id IN (SELECT ch.contact_id FROM unnest(contact_ids, kinds) AS ch(contact_id, kind)
-							  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active)) x
+			  LEFT JOIN (SELECT en.contact_id, en.engagement_score FROM crm.engagement_now en
+						  WHERE en.contact_id = ANY (touched)) e ON e.contact_id = t.id
+			 WHERE t.id = ANY (touched)) x
 	 WHERE c.id = x.id
 	   AND (x.grade IS DISTINCT FROM x.lead_grade
 			OR (x.handoff_enabled AND x.score >= x.mql_threshold
