@@ -168,55 +168,52 @@ RunAsLogOwner(const char *sql, int nargs, Oid *argtypes, Datum *values, int expe
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 							 true, 0, false);
-	PG_TRY();
+	/*
+	 * No PG_TRY: on error, (sub)transaction abort restores the user id,
+	 * security context and GUC nesting level, as for SECURITY DEFINER.
+	 */
+	if (cached == NULL)
+		ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
+	else
 	{
-		if (cached == NULL)
-			ret = SPI_execute_with_args(sql, nargs, argtypes, values, NULL, false, 0);
-		else
+		if (cached->plan == NULL)
 		{
-			if (cached->plan == NULL)
-			{
-				/*
-				 * Always the generic plan: the parameters only name who and
-				 * which table, and planning costs more than the statement.
-				 */
-				SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
-				MemoryContext old;
+			/*
+			 * Always the generic plan: the parameters only name who and
+			 * which table, and planning costs more than the statement.
+			 */
+			SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
+			MemoryContext old;
 
-				if (plan == NULL)
-					elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-				if (SPI_keepplan(plan) != 0)
-					elog(ERROR, "SPI_keepplan failed");
-				old = MemoryContextSwitchTo(TopMemoryContext);
-				cached->desc = CreateTupleDescCopyConstr(reldesc);
-				MemoryContextSwitchTo(old);
-				cached->plan = plan;
-			}
-			ret = SPI_execute_plan(cached->plan, values, NULL, false, 0);
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			old = MemoryContextSwitchTo(TopMemoryContext);
+			cached->desc = CreateTupleDescCopyConstr(reldesc);
+			MemoryContextSwitchTo(old);
+			cached->plan = plan;
 		}
-		if (ret != expect)
-			elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
-		processed = SPI_processed;
-		if (result != NULL)
-		{
-			bool		isnull;
-			Datum		d;
+		ret = SPI_execute_plan(cached->plan, values, NULL, false, 0);
+	}
+	if (ret != expect)
+		elog(ERROR, "SPI_execute_with_args returned %s", SPI_result_code_string(ret));
+	processed = SPI_processed;
+	if (result != NULL)
+	{
+		bool		isnull;
+		Datum		d;
 
-			*result = 0;
-			if (SPI_processed > 0)
-			{
-				d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-				if (!isnull)
-					*result = DatumGetInt64(d);
-			}
+		*result = 0;
+		if (SPI_processed > 0)
+		{
+			d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (!isnull)
+				*result = DatumGetInt64(d);
 		}
 	}
-	PG_FINALLY();
-	{
-		AtEOXact_GUC(true, save_nestlevel);
-		SetUserIdAndSecContext(save_userid, save_sec_context);
-	}
-	PG_END_TRY();
+	AtEOXact_GUC(true, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
 	return processed;
 }
 
