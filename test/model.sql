@@ -5,7 +5,7 @@ BEGIN;
 SELECT plan(41);
 
 SELECT is(ARRAY(SELECT relname::text FROM pg_class WHERE relnamespace = 'crm'::regnamespace AND relkind = 'r'
-				   AND relname NOT IN ('email_domains', 'nicknames', 'matcher_models')
+				   AND relname NOT IN ('email_domains', 'nicknames', 'matcher_models', 'merges', 'duplicate_rules', 'duplicate_alerts')
 				   -- lead scoring and data health (parts 60-69)
 				   AND relname NOT IN ('decay_rates', 'scoring_settings', 'lifecycle_stages', 'score_groups', 'fit_rules', 'engagement_rules', 'competitor_domains', 'engagement_state', 'lifecycle_history', 'assignment_rules', 'rep_capacity', 'assignment_cursor', 'mql_handoffs', 'lead_model_runs', 'lead_model', 'health_settings', 'invalidating_events', 'audit_runs') ORDER BY 1),
 	'{accounts,activities,audit_log,campaign_members,campaigns,consents,contact_addresses,contact_emails,contact_phones,contact_tags,contacts,deals,pipeline_stages,pipelines,shares,tags,tasks,teams,tickets,users}'::text[],
