@@ -156,6 +156,7 @@ DECLARE
 	r record;
 	merge_id bigint;
 	leftover bigint;
+	prev_check text;
 BEGIN
 	IF survivor IS NULL OR duplicates IS NULL OR pg_catalog.cardinality(duplicates) = 0 THEN
 		RAISE EXCEPTION 'a merge needs a survivor and at least one duplicate'
@@ -221,6 +222,11 @@ BEGIN
 		(SELECT s FROM pg_catalog.jsonb_array_elements(recs) e, LATERAL (SELECT e ->> 'lifecycle_stage' AS s) x
 		  ORDER BY pg_catalog.array_position(stages, s) DESC NULLS LAST LIMIT 1));
 
+	-- The merged records match each other, so the duplicate rules (part 56)
+	-- stand aside until the merge is done.
+	prev_check := pg_catalog.current_setting('crm.duplicate_check', true);
+	PERFORM pg_catalog.set_config('crm.duplicate_check', 'off', true);
+
 	-- Snapshot, then re-point every referencing row to the survivor.
 	before_refs := crm._contact_reference_rows(ids);
 	FOR r IN SELECT * FROM crm._contact_references() LOOP
@@ -267,6 +273,7 @@ BEGIN
 				(SELECT pg_catalog.jsonb_agg(pg_catalog.to_jsonb(c)) FROM crm.contacts c WHERE c.id = survivor),
 				'refs', after_refs))
 	RETURNING id INTO merge_id;
+	PERFORM pg_catalog.set_config('crm.duplicate_check', coalesce(prev_check, ''), true);
 	RETURN merge_id;
 END;
 $$;
@@ -287,6 +294,7 @@ DECLARE
 	ids bigint[];
 	now_refs jsonb;
 	r record;
+	prev_check text;
 BEGIN
 	SELECT * INTO m FROM crm.merges WHERE id = merge_id FOR UPDATE;
 	IF NOT FOUND THEN
@@ -332,6 +340,8 @@ BEGIN
 
 	-- Rows referencing the contacts now, before anything is put back.
 	now_refs := crm._contact_reference_rows(ids);
+	prev_check := pg_catalog.current_setting('crm.duplicate_check', true);
+	PERFORM pg_catalog.set_config('crm.duplicate_check', 'off', true);
 
 	-- Put the contacts back: the survivor's values, the duplicates' rows.
 	colnames := (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
@@ -400,6 +410,7 @@ BEGIN
 		USING m.before -> 'contacts';
 
 	UPDATE crm.merges SET undone_at = pg_catalog.now(), undone_by = CURRENT_USER WHERE id = merge_id;
+	PERFORM pg_catalog.set_config('crm.duplicate_check', coalesce(prev_check, ''), true);
 END;
 $$;
 COMMENT ON FUNCTION crm.unmerge(bigint) IS

@@ -1,0 +1,167 @@
+-- crm install script, part 56: duplicate rules on crm.contacts.
+--
+-- When a contact is inserted or its identifying fields change, the contacts
+-- that share a blocking key with it (email, phone, or phonetic family name
+-- with the given initial; all indexed) are scored with the current model,
+-- and the strictest enabled rule whose threshold the best match reaches
+-- acts: allow (nothing), alert (a row in crm.duplicate_alerts and NOTIFY
+-- crm_duplicate), or block (SQLSTATE 23505 with a hint naming the contact).
+-- Two sessions inserting the same person at once are serialized by
+-- transaction advisory locks on the new row's blocking keys, so the second
+-- one sees the first once it commits.
+
+CREATE TABLE crm.duplicate_rules (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	name text NOT NULL UNIQUE,
+	action text NOT NULL CHECK (action IN ('allow', 'alert', 'block')),
+	min_probability float8 NOT NULL DEFAULT 0.9 CHECK (min_probability > 0 AND min_probability <= 1),
+	enabled boolean NOT NULL DEFAULT true,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+COMMENT ON TABLE crm.duplicate_rules IS
+	'what happens when a new or changed contact probably duplicates an existing one: allow, alert or block, above a match probability';
+SELECT pg_catalog.pg_extension_config_dump('crm.duplicate_rules', '');
+GRANT SELECT ON crm.duplicate_rules TO PUBLIC;
+GRANT INSERT, UPDATE, DELETE ON crm.duplicate_rules TO crm_admin;
+ALTER TABLE crm.duplicate_rules ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.duplicate_rules FORCE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON crm.duplicate_rules FOR SELECT TO PUBLIC USING (true);
+CREATE POLICY admin_write ON crm.duplicate_rules FOR ALL TO crm_admin
+	USING ((SELECT crm.current_crm_role()) = 'admin')
+	WITH CHECK ((SELECT crm.current_crm_role()) = 'admin');
+
+CREATE TABLE crm.duplicate_alerts (
+	id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	rule_id bigint REFERENCES crm.duplicate_rules ON DELETE SET NULL,
+	contact_id bigint NOT NULL,
+	existing_id bigint NOT NULL,
+	probability float8 NOT NULL,
+	evidence jsonb NOT NULL,
+	created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+	created_by name NOT NULL DEFAULT CURRENT_USER,
+	resolved_at timestamptz
+);
+COMMENT ON TABLE crm.duplicate_alerts IS
+	'possible duplicates found when contacts were inserted or changed under an alert rule; see crm.purge_duplicate_alerts for retention';
+SELECT pg_catalog.pg_extension_config_dump('crm.duplicate_alerts', '');
+CREATE INDEX ON crm.duplicate_alerts (created_at);
+-- Alerts are written by whoever changes contacts (the trigger runs with
+-- their rights) and read by anyone; admins resolve and purge them.
+GRANT SELECT, INSERT ON crm.duplicate_alerts TO PUBLIC;
+GRANT UPDATE, DELETE ON crm.duplicate_alerts TO crm_admin;
+ALTER TABLE crm.duplicate_alerts ENABLE ROW LEVEL SECURITY;
+ALTER TABLE crm.duplicate_alerts FORCE ROW LEVEL SECURITY;
+CREATE POLICY read_all ON crm.duplicate_alerts FOR SELECT TO PUBLIC USING (true);
+CREATE POLICY insert_own ON crm.duplicate_alerts FOR INSERT TO PUBLIC WITH CHECK (created_by = CURRENT_USER);
+CREATE POLICY admin_write ON crm.duplicate_alerts FOR ALL TO crm_admin
+	USING ((SELECT crm.current_crm_role()) = 'admin')
+	WITH CHECK ((SELECT crm.current_crm_role()) = 'admin');
+
+CREATE FUNCTION crm.purge_duplicate_alerts(older_than interval DEFAULT '90 days') RETURNS bigint
+	LANGUAGE sql VOLATILE
+BEGIN ATOMIC
+	WITH d AS (DELETE FROM crm.duplicate_alerts WHERE created_at < pg_catalog.now() - older_than RETURNING 1)
+	SELECT pg_catalog.count(*) FROM d;
+END;
+COMMENT ON FUNCTION crm.purge_duplicate_alerts(interval) IS
+	'retention for crm.duplicate_alerts: delete alerts older than the interval, return how many';
+
+-- Index the blocking keys the check looks up.
+CREATE INDEX contacts_phone_idx ON crm.contacts (phone);
+CREATE INDEX contacts_name_key_idx ON crm.contacts
+	(crm.phonetic_key(family_name), pg_catalog.left(crm.match_fold(given_name), 1));
+
+-- Existing contacts that probably are the given one, best first.
+CREATE FUNCTION crm.contact_duplicates(contact crm.contacts, min_probability float8 DEFAULT 0.5)
+	RETURNS TABLE (id bigint, probability float8, evidence jsonb)
+	LANGUAGE plpgsql STABLE
+	-- STABLE: reads crm.contacts and crm.matcher_models.
+AS $$
+DECLARE
+	m jsonb := crm.match_mapping('crm.contacts', NULL);
+	kinds text[] := crm._match_mapping_kinds(m);
+	w float8[];
+	n bigint;
+	exprs text;
+BEGIN
+	-- The row count only sets the default prior; the planner's estimate will do.
+	SELECT greatest(c.reltuples::bigint, 2) INTO n FROM pg_catalog.pg_class c WHERE c.oid = 'crm.contacts'::regclass;
+	SELECT mm.weights INTO w FROM crm._match_model(m, n) mm;
+	exprs := (SELECT pg_catalog.string_agg(crm._match_prepare_expr(f ->> 'kind',
+					pg_catalog.format('NULLIF(pg_catalog.btrim(%%1$s.%I::text), '''')', f -> 'columns' ->> 0)), ', ')
+				FROM pg_catalog.jsonb_array_elements(m -> 'fields') AS f);
+	RETURN QUERY EXECUTE pg_catalog.format($q$
+		SELECT s.id, s.p, crm.match_explain($1, s.fn, s.fc, $2)
+		  FROM (SELECT c.id, ARRAY[%1$s]::text[] AS fn, ARRAY[%2$s]::text[] AS fc,
+					   1.0 / (1.0 + pg_catalog.power(2.0::float8, -crm.match_weight($1, ARRAY[%1$s]::text[], ARRAY[%2$s]::text[], $2))) AS p
+				  FROM crm.contacts c, (SELECT ($3::crm.contacts).*) n
+				 WHERE c.id IS DISTINCT FROM n.id
+				   AND (c.email OPERATOR(crm.=) n.email OR c.phone OPERATOR(crm.=) n.phone
+						OR (crm.phonetic_key(c.family_name) = crm.phonetic_key(n.family_name)
+							AND pg_catalog.left(crm.match_fold(c.given_name), 1) = pg_catalog.left(crm.match_fold(n.given_name), 1)))) s
+		 WHERE s.p >= $4
+		 ORDER BY s.p DESC, s.id$q$,
+		pg_catalog.format(exprs, 'n'), pg_catalog.format(exprs, 'c'))
+		USING kinds, w, contact, min_probability;
+END;
+$$;
+COMMENT ON FUNCTION crm.contact_duplicates(crm.contacts, float8) IS
+	'existing contacts that probably are the given contact row, with probability and evidence, best first';
+
+CREATE FUNCTION crm._duplicate_check() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	rule crm.duplicate_rules;
+	best record;
+	keys bigint[];
+	alert_id bigint;
+BEGIN
+	IF pg_catalog.current_setting('crm.duplicate_check', true) = 'off' THEN
+		RETURN NULL;
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM crm.duplicate_rules r WHERE r.enabled AND r.action <> 'allow') THEN
+		RETURN NULL;
+	END IF;
+	-- Serialize with concurrent inserts of the same person: lock each
+	-- blocking key of the new row, in a fixed order.
+	keys := ARRAY(SELECT DISTINCT pg_catalog.hashtextextended(k, 7219)
+					FROM pg_catalog.unnest(ARRAY[
+						'e:' || pg_catalog.lower(NEW.email::text), 'p:' || NEW.phone::text,
+						'n:' || crm.phonetic_key(NEW.family_name) || ':' || pg_catalog.left(crm.match_fold(NEW.given_name), 1)]) AS k
+				   WHERE k IS NOT NULL ORDER BY 1);
+	PERFORM pg_catalog.pg_advisory_xact_lock(k) FROM pg_catalog.unnest(keys) AS k;
+
+	SELECT d.* INTO best FROM crm.contact_duplicates(NEW,
+		(SELECT pg_catalog.min(r.min_probability) FROM crm.duplicate_rules r WHERE r.enabled AND r.action <> 'allow')) d
+	 LIMIT 1;
+	IF best.id IS NULL THEN
+		RETURN NULL;
+	END IF;
+	-- The strictest rule the match reaches: block before alert.
+	SELECT r.* INTO rule FROM crm.duplicate_rules r
+	 WHERE r.enabled AND r.min_probability <= best.probability
+	 ORDER BY CASE r.action WHEN 'block' THEN 0 WHEN 'alert' THEN 1 ELSE 2 END, r.min_probability DESC, r.id
+	 LIMIT 1;
+	IF rule.action = 'block' THEN
+		RAISE EXCEPTION 'duplicate contact: probably the same as contact %', best.id
+			USING ERRCODE = 'unique_violation',
+				  DETAIL = pg_catalog.format('Rule "%s" blocks matches with probability %s or more; this one has %s.',
+											 rule.name, rule.min_probability, pg_catalog.round(best.probability::numeric, 4)),
+				  HINT = pg_catalog.format('Update contact %s instead, merge with crm.merge_contacts(%s, ARRAY[...]) afterwards, or insert anyway after SET LOCAL crm.duplicate_check = off.',
+										   best.id, best.id);
+	ELSIF rule.action = 'alert' THEN
+		INSERT INTO crm.duplicate_alerts (rule_id, contact_id, existing_id, probability, evidence)
+		VALUES (rule.id, NEW.id, best.id, best.probability, best.evidence)
+		RETURNING id INTO alert_id;
+		PERFORM pg_catalog.pg_notify('crm_duplicate', pg_catalog.json_build_object(
+			'alert_id', alert_id, 'rule', rule.name, 'contact_id', NEW.id, 'existing_id', best.id,
+			'probability', pg_catalog.round(best.probability::numeric, 4), 'operation', pg_catalog.lower(TG_OP))::text);
+	END IF;
+	RETURN NULL;
+END;
+$$;
+-- AFTER ... FOR EACH ROW: the row exists (its id is known) and a block
+-- still rolls the statement back.
+CREATE TRIGGER duplicate_check AFTER INSERT OR UPDATE OF given_name, family_name, email, phone ON crm.contacts
+	FOR EACH ROW EXECUTE FUNCTION crm._duplicate_check();
