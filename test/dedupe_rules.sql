@@ -67,9 +67,18 @@ SELECT dblink_connect('regress_b', (SELECT base FROM conn) || ' dbname=regress_d
 SELECT dblink_exec('regress_a', 'BEGIN');
 SELECT dblink_exec('regress_a', $$INSERT INTO crm.contacts (given_name, family_name, email) VALUES ('Zed', 'Quigley', 'zed.quigley@race.example')$$);
 SELECT dblink_send_query('regress_b', $$INSERT INTO crm.contacts (given_name, family_name, email) VALUES ('Zed', 'Quigley', 'zed.quigley@race.example')$$);
-SELECT pg_sleep(0.3);
-SELECT ok((SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE application_name = 'regress_b'),
-	'the second session waits for the first');
+CREATE FUNCTION pg_temp.waits_on_lock(app text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+	FOR i IN 1..200 LOOP
+		PERFORM pg_stat_clear_snapshot();
+		IF EXISTS (SELECT 1 FROM pg_stat_activity WHERE application_name = app AND wait_event_type = 'Lock') THEN
+			RETURN true;
+		END IF;
+		PERFORM pg_sleep(0.05);
+	END LOOP;
+	RETURN false;
+END $$;
+SELECT ok(pg_temp.waits_on_lock('regress_b'), 'the second session waits for the first');
 SELECT dblink_exec('regress_a', 'COMMIT');
 SELECT throws_ok($$SELECT * FROM dblink_get_result('regress_b') AS t(r text)$$, '23505', NULL,
 	'and is blocked once the first commits');

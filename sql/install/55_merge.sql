@@ -118,9 +118,11 @@ CREATE FUNCTION crm._pk_of(row_ jsonb, pk jsonb) RETURNS jsonb
 	RETURN (SELECT pg_catalog.jsonb_object_agg(k, row_ -> k) FROM pg_catalog.jsonb_array_elements_text(pk) AS k);
 
 -- Primary keys of a table's rows in a snapshot, as a jsonb array.
-CREATE FUNCTION crm._snapshot_pks(refs jsonb, tab regclass) RETURNS jsonb
+-- With col, the referencing column is part of the key.
+CREATE FUNCTION crm._snapshot_pks(refs jsonb, tab regclass, col name DEFAULT NULL) RETURNS jsonb
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
-	RETURN (SELECT coalesce(pg_catalog.jsonb_agg(crm._pk_of(x, t -> 'pk')), '[]')
+	RETURN (SELECT coalesce(pg_catalog.jsonb_agg(crm._pk_of(x,
+					CASE WHEN col IS NULL THEN t -> 'pk' ELSE (t -> 'pk') || pg_catalog.to_jsonb(col) END)), '[]')
 			  FROM pg_catalog.jsonb_array_elements(refs) AS t, pg_catalog.jsonb_array_elements(t -> 'rows') AS x
 			 WHERE t ->> 'table' = tab::text);
 
@@ -280,6 +282,34 @@ $$;
 COMMENT ON FUNCTION crm.merge_contacts(bigint, bigint[], jsonb) IS
 	'merge duplicate contacts into a survivor: fields by survivorship rules, every referencing row re-pointed, snapshots kept for crm.unmerge; returns the merge id';
 
+-- Within crm.unmerge: delete the rows referencing the merged contacts that
+-- the merge made (a key its result has and the original rows did not) or
+-- that the undo itself made (a row, key and contact, neither there when it
+-- began nor in the original rows: history and scoring rows written by
+-- triggers).
+CREATE FUNCTION crm._unmerge_sweep(ids bigint[], before_refs jsonb, after_refs jsonb, now_refs jsonb,
+								   only_table regclass DEFAULT NULL)
+	RETURNS void
+	LANGUAGE plpgsql VOLATILE
+AS $$
+DECLARE
+	r record;
+BEGIN
+	FOR r IN SELECT * FROM crm._contact_references() c WHERE only_table IS NULL OR c.tab = only_table LOOP
+		EXECUTE pg_catalog.format(
+			'DELETE FROM %s t WHERE t.%I = ANY ($1)
+			    AND ((NOT $2 @> pg_catalog.jsonb_build_array(crm._pk_of(pg_catalog.to_jsonb(t), $5))
+			          AND $3 @> pg_catalog.jsonb_build_array(crm._pk_of(pg_catalog.to_jsonb(t), $5)))
+			         OR NOT ($4 || $7) @> pg_catalog.jsonb_build_array(crm._pk_of(pg_catalog.to_jsonb(t), $6)))',
+			r.tab, r.col)
+			USING ids, crm._snapshot_pks(before_refs, r.tab), crm._snapshot_pks(after_refs, r.tab),
+				  crm._snapshot_pks(now_refs, r.tab, r.col), pg_catalog.to_jsonb(r.pk),
+				  pg_catalog.to_jsonb(r.pk) || pg_catalog.to_jsonb(r.col),
+				  crm._snapshot_pks(before_refs, r.tab, r.col);
+	END LOOP;
+END;
+$$;
+
 CREATE FUNCTION crm.unmerge(merge_id bigint) RETURNS void
 	LANGUAGE plpgsql VOLATILE
 AS $$
@@ -351,6 +381,10 @@ BEGIN
 				  FROM pg_catalog.pg_attribute a
 				 WHERE a.attrelid = 'crm.contacts'::regclass AND a.attnum > 0 AND NOT a.attisdropped
 				   AND a.attname <> 'id');
+	-- The survivor's lifecycle may move back to where it was: say so to the
+	-- scoring part's guard (part 63, crm.set_lifecycle_stage does the same).
+	PERFORM pg_catalog.set_config('crm.lifecycle_override', m.survivor_id::text, true);
+	PERFORM pg_catalog.set_config('crm.lifecycle_reason', pg_catalog.format('undo of merge %s', merge_id), true);
 	EXECUTE pg_catalog.format('UPDATE crm.contacts c SET %s FROM pg_catalog.jsonb_populate_record(NULL::crm.contacts, $1) r WHERE c.id = r.id',
 							  setlist)
 		USING m.before -> 'contacts' -> 0;
@@ -358,22 +392,12 @@ BEGIN
 							  colnames)
 		USING m.before -> 'contacts', m.survivor_id;
 
-	-- Referencing rows that the merge created (history written by
-	-- triggers), or that putting the contacts back just created, go; rows
-	-- added to the survivor after the merge stay.
-	FOR r IN SELECT * FROM crm._contact_references() LOOP
-		EXECUTE pg_catalog.format(
-			'DELETE FROM %s t WHERE t.%I = ANY ($1)
-			    AND NOT ($2 @> pg_catalog.jsonb_build_array(crm._pk_of(pg_catalog.to_jsonb(t), $5)))
-			    AND ($3 @> pg_catalog.jsonb_build_array(crm._pk_of(pg_catalog.to_jsonb(t), $5))
-			         OR NOT $4 @> pg_catalog.jsonb_build_array(crm._pk_of(pg_catalog.to_jsonb(t), $5)))',
-			r.tab, r.col)
-			USING ids, crm._snapshot_pks(m.before -> 'refs', r.tab), crm._snapshot_pks(m.after -> 'refs', r.tab),
-				  crm._snapshot_pks(now_refs, r.tab), pg_catalog.to_jsonb(r.pk);
-	END LOOP;
 	-- Rows of the before snapshot get their values back: the row that kept
 	-- its key through the merge is updated, rows the merge dropped return.
+	PERFORM crm._unmerge_sweep(ids, m.before -> 'refs', m.after -> 'refs', now_refs);
 	FOR t IN SELECT * FROM pg_catalog.jsonb_array_elements(m.before -> 'refs') LOOP
+		-- Triggers fired by tables restored so far may have written rows here.
+		PERFORM crm._unmerge_sweep(ids, m.before -> 'refs', m.after -> 'refs', now_refs, (t ->> 'table')::regclass);
 		setlist := (SELECT pg_catalog.string_agg(pg_catalog.format('%1$I = r.%1$I', a.attname), ', ' ORDER BY a.attnum)
 					  FROM pg_catalog.pg_attribute a
 					 WHERE a.attrelid = (t ->> 'table')::regclass AND a.attnum > 0 AND NOT a.attisdropped
@@ -385,22 +409,36 @@ BEGIN
 						AND a.attgenerated = '');
 		pkcond := (SELECT pg_catalog.string_agg(pg_catalog.format('t.%1$I = r.%1$I', k), ' AND ')
 					 FROM pg_catalog.jsonb_array_elements_text(t -> 'pk') AS k);
+		-- 1. rows still (or again) under their original contact
 		EXECUTE pg_catalog.format(
-			'WITH r AS (SELECT r.*, pg_catalog.row_number() OVER (PARTITION BY %5$s ORDER BY pg_catalog.array_position($2, r.%4$I)) AS n
-						  FROM pg_catalog.jsonb_populate_recordset(NULL::%1$s, $1) r),
-				  upd AS (UPDATE %1$s t SET %2$s FROM r WHERE r.n = 1 AND t.%4$I = ANY ($2) AND %3$s RETURNING %6$s)
-			 INSERT INTO %1$s (%8$s) OVERRIDING SYSTEM VALUE SELECT %7$s FROM r
-			  WHERE NOT EXISTS (SELECT 1 FROM upd t WHERE %3$s AND t.%4$I = r.%4$I)',
+			'UPDATE %1$s t SET %2$s FROM pg_catalog.jsonb_populate_recordset(NULL::%1$s, $1) r WHERE %3$s AND t.%4$I = r.%4$I',
+			t ->> 'table', setlist, pkcond, t ->> 'column')
+			USING t -> 'rows';
+		-- 2. rows the merge moved to the survivor go back
+		EXECUTE pg_catalog.format(
+			'WITH r AS (SELECT * FROM pg_catalog.jsonb_populate_recordset(NULL::%1$s, $1)),
+				  todo AS (SELECT DISTINCT ON (%5$s) r.* FROM r
+							WHERE NOT EXISTS (SELECT 1 FROM %1$s t WHERE %3$s AND t.%4$I = r.%4$I)
+							ORDER BY %5$s, pg_catalog.array_position($2, r.%4$I))
+			 UPDATE %1$s t SET %2$s FROM todo r
+			  WHERE %3$s AND t.%4$I = ANY ($2)
+				AND NOT EXISTS (SELECT 1 FROM r o WHERE %6$s AND o.%4$I = t.%4$I)',
 			t ->> 'table', setlist, pkcond, t ->> 'column',
 			(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I', k), ', ') FROM pg_catalog.jsonb_array_elements_text(t -> 'pk') AS k),
-			(SELECT pg_catalog.string_agg(pg_catalog.format('t.%I', k), ', ') FROM pg_catalog.jsonb_array_elements_text(t -> 'pk') AS k)
-				|| pg_catalog.format(', t.%I', t ->> 'column'),
+			(SELECT pg_catalog.string_agg(pg_catalog.format('o.%1$I = t.%1$I', k), ' AND ') FROM pg_catalog.jsonb_array_elements_text(t -> 'pk') AS k))
+			USING t -> 'rows', ids;
+		-- 3. rows the merge dropped come back
+		EXECUTE pg_catalog.format(
+			'INSERT INTO %1$s (%2$s) OVERRIDING SYSTEM VALUE
+			 SELECT %5$s FROM pg_catalog.jsonb_populate_recordset(NULL::%1$s, $1) r
+			  WHERE NOT EXISTS (SELECT 1 FROM %1$s t WHERE %3$s AND t.%4$I = r.%4$I)',
+			t ->> 'table', colnames, pkcond, t ->> 'column',
 			(SELECT pg_catalog.string_agg(pg_catalog.format('r.%I', a.attname), ', ' ORDER BY a.attnum)
 			   FROM pg_catalog.pg_attribute a
-			  WHERE a.attrelid = (t ->> 'table')::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''),
-			colnames)
-			USING t -> 'rows', ids;
+			  WHERE a.attrelid = (t ->> 'table')::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''))
+			USING t -> 'rows';
 	END LOOP;
+	PERFORM crm._unmerge_sweep(ids, m.before -> 'refs', m.after -> 'refs', now_refs);
 	-- Triggers on the history tables may have touched the contacts again.
 	EXECUTE pg_catalog.format('UPDATE crm.contacts c SET %s FROM pg_catalog.jsonb_populate_recordset(NULL::crm.contacts, $1) r
 							   WHERE c.id = r.id AND pg_catalog.to_jsonb(c) IS DISTINCT FROM pg_catalog.to_jsonb(r)',
@@ -409,6 +447,8 @@ BEGIN
 		  WHERE a.attrelid = 'crm.contacts'::regclass AND a.attnum > 0 AND NOT a.attisdropped AND a.attname <> 'id'))
 		USING m.before -> 'contacts';
 
+	PERFORM pg_catalog.set_config('crm.lifecycle_override', '', true);
+	PERFORM pg_catalog.set_config('crm.lifecycle_reason', '', true);
 	UPDATE crm.merges SET undone_at = pg_catalog.now(), undone_by = CURRENT_USER WHERE id = merge_id;
 	PERFORM pg_catalog.set_config('crm.duplicate_check', coalesce(prev_check, ''), true);
 END;
