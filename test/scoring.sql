@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(81);
+SELECT plan(86);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -225,6 +225,17 @@ SELECT throws_ok($$SELECT crm.set_lifecycle_stage(101, 'zombie')$$, '22023',
 SELECT lives_ok($$DELETE FROM crm.contacts WHERE id = 102$$,
 	'deleting a contact deletes its activities without scoring bookkeeping errors');
 SELECT is((SELECT count(*)::int FROM crm.engagement_state WHERE contact_id = 102), 0, 'and its engagement state');
+
+-- Access: a rep sees the scores of its own contacts only and cannot change rules
+SET ROLE regress_rep_a;
+SELECT is(ARRAY(SELECT contact_id FROM crm.lead_scores ORDER BY 1),
+		  ARRAY(SELECT id FROM crm.contacts ORDER BY 1), 'a rep''s crm.lead_scores shows exactly the contacts it may see');
+SELECT ok((SELECT count(*) FROM crm.lead_scores) BETWEEN 1 AND 4, 'which are its handed-off leads, not everyone''s');
+SELECT is((SELECT count(*)::int FROM crm.engagement_state s WHERE s.contact_id NOT IN (SELECT id FROM crm.contacts)), 0,
+	'engagement state of other contacts is invisible');
+SELECT throws_ok($$UPDATE crm.fit_rules SET points = 100$$, '42501', NULL, 'a rep cannot change scoring rules');
+SELECT throws_ok($$SELECT crm.rescore_all()$$, '42501', NULL, 'nor rescore everything');
+RESET ROLE;
 
 -- Predictive score: naive Bayes on won and lost deals.  Contacts with only a
 -- lead source, so the arithmetic can be checked by hand.
