@@ -429,8 +429,10 @@ END $$;
 -- contact in one UPDATE (the per-row trigger stands aside, told by the
 -- crm.rescoring setting), then hand off the contacts that crossed the MQL
 -- threshold.  Runs with the caller's rights (crm_admin sees every contact).
+-- work_mem is raised for the call so that the aggregates over every
+-- activity and contact hash in memory instead of sorting on disk.
 CREATE FUNCTION crm.rescore_all() RETURNS bigint
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
 AS $$
 DECLARE
 	n bigint;

@@ -54,8 +54,9 @@ BEGIN
 	RETURN result;
 END $$;
 
+-- work_mem is raised for the call: the steps aggregate whole tables.
 CREATE FUNCTION crm.run_data_audit() RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
 AS $$
 DECLARE
 	run_id bigint;
