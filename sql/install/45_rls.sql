@@ -56,8 +56,9 @@ COMMENT ON FUNCTION crm.customer_account_ids() IS
 -- STABLE: depends on current_user and the contact's current row.  May the
 -- logged-in user change this contact (and so its history, tags, consents,
 -- activities)?  One index probe; used in WITH CHECK on detail tables.
+-- PARALLEL UNSAFE because it calls crm.visible_owner_ids().
 CREATE FUNCTION crm.contact_writable(contact_id bigint) RETURNS boolean
-	LANGUAGE sql STABLE STRICT PARALLEL SAFE
+	LANGUAGE sql STABLE STRICT PARALLEL UNSAFE
 BEGIN ATOMIC
 	SELECT COALESCE((
 		SELECT CASE crm.current_crm_role()
@@ -77,7 +78,7 @@ COMMENT ON FUNCTION crm.contact_writable(bigint) IS
 -- STABLE: depends on current_user.  May the logged-in user share this
 -- record, i.e. is it owned by someone in their reach (or are they admin)?
 CREATE FUNCTION crm.can_share(contact_id bigint, account_id bigint, deal_id bigint) RETURNS boolean
-	LANGUAGE sql STABLE PARALLEL SAFE
+	LANGUAGE sql STABLE PARALLEL UNSAFE
 BEGIN ATOMIC
 	SELECT crm.current_crm_role() = 'admin'
 		OR COALESCE((SELECT c.owner_id = ANY (crm.visible_owner_ids()) FROM crm.contacts c WHERE c.id = can_share.contact_id), false)
