@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(86);
+SELECT plan(88);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -134,15 +134,20 @@ SELECT is((SELECT lifecycle_stage FROM crm.contacts WHERE id = 103), 'sql', 'a c
 
 -- Rescore after a rule change
 UPDATE crm.engagement_rules SET points = 20 WHERE name = 'opened';
-SELECT cmp_ok(crm.rescore_all(), '>=', 2::bigint, 'crm.rescore_all() rescores the contacts whose score changed');
+UPDATE crm.fit_rules SET points = 6 WHERE name = 'mid-size';
+SELECT is(crm.rescore_all(), 2::bigint,
+	'crm.rescore_all() rewrites the contacts whose fit or grade changed: the two at the mid-size account');
+SELECT is(fit_score::float8, 48.0::float8, 'with the new points') FROM crm.contacts WHERE id = 101;
 SELECT is(ARRAY(SELECT c.id FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
 				 WHERE c.fit_score::float8 IS DISTINCT FROM crm.fit_score(crm._fit_input(c, a))
-					OR c.lead_score::float8 IS DISTINCT FROM crm.lead_score(c.id)), '{}'::bigint[],
-	'the set-based rescore computes the same fit and score as the per-contact functions');
+					OR c.lead_grade IS DISTINCT FROM crm.lead_grade(c.fit_score::float8, crm.engagement_score(c.id))),
+	'{}'::bigint[], 'the set-based rescore computes the same fit and grade as the per-contact functions');
+SELECT is(ARRAY(SELECT contact_id FROM crm.lead_scores WHERE lead_score IS DISTINCT FROM crm.lead_score(contact_id)),
+	'{}'::bigint[], 'and crm.lead_scores the same scores as crm.lead_score()');
 SELECT is(value, 10.0::float8, 'after rescoring, the old open is worth 20 * 1/2') FROM crm.engagement_state s
   JOIN crm.engagement_rules r ON r.id = s.rule_id WHERE s.contact_id = 102 AND r.name = 'opened';
-SELECT is(engagement_score::float8, -10.0::float8, 'and the snapshot is 10 (open) + 10 (visits, capped) - 30 (floor)')
-  FROM crm.contacts WHERE id = 102;
+SELECT is((SELECT engagement_score FROM crm.lead_scores WHERE contact_id = 102), -10.0::float8,
+	'and the engagement is 10 (open) + 10 (visits, capped) - 30 (floor)');
 
 UPDATE crm.activities SET occurred_at = now() - interval '60 days' WHERE contact_id = 102 AND kind = 'email_opened';
 SELECT is(value, 5.0::float8, 're-dating an activity moves its points: 20 * 1/4') FROM crm.engagement_state s

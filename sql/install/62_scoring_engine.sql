@@ -426,9 +426,9 @@ END $$;
 
 -- Recompute everything after a rule change, set-based: rebuild the state
 -- from the activities, then fit, engagement, score and grade of every
--- contact in one UPDATE (the per-row trigger stands aside, told by the
--- crm.rescoring setting), then hand off the contacts that crossed the MQL
--- threshold.  Runs with the caller's rights (crm_admin sees every contact).
+-- contact whose fit or grade changed in one UPDATE (the per-row trigger
+-- stands aside, told by the crm.rescoring setting), then hand off the
+-- contacts that crossed the MQL threshold.  Runs with the caller's rights (crm_admin sees every contact).
 -- work_mem is raised for the call so that the aggregates over every
 -- activity and contact hash in memory instead of sorting on disk.
 CREATE FUNCTION crm.rescore_all() RETURNS bigint
@@ -485,8 +485,11 @@ BEGIN
 				   lead_grade = crm._grade(s.fit, s.engagement, $3, $4, $5, $6)
 			  FROM scored s
 			 WHERE c.id = s.id
-			   AND (c.fit_score::float8, c.engagement_score::float8, c.lead_score::float8)
-				   IS DISTINCT FROM (s.fit, s.engagement, s.score)
+			   -- as for activities, a contact row is rewritten only when its
+			   -- fit, grade or MQL status changes (or it was never scored):
+			   -- rewriting a million rows for decay alone would cost minutes
+			   AND (c.fit_score::float8 IS DISTINCT FROM s.fit OR c.lead_score IS NULL OR s.crossing
+					OR c.lead_grade IS DISTINCT FROM crm._grade(s.fit, s.engagement, $3, $4, $5, $6))
 			RETURNING c.id, s.crossing
 		)
 		SELECT count(*), array_agg(id) FILTER (WHERE crossing) FROM updated
