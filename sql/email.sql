@@ -356,3 +356,28 @@ RESET parallel_tuple_cost;
 RESET min_parallel_table_scan_size;
 RESET max_parallel_workers_per_gather;
 DROP TABLE email_par;
+
+-- In a database whose encoding is not UTF-8, values are converted on the
+-- way in and out, and messages show the parts in the database encoding.
+SELECT current_database() AS regress_db \gset
+SET client_min_messages = warning;
+DROP DATABASE IF EXISTS regress_email_latin1;
+RESET client_min_messages;
+CREATE DATABASE regress_email_latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0;
+\c regress_email_latin1
+SET client_encoding = 'UTF8';
+CREATE EXTENSION crm;
+SET search_path = public, crm;
+SELECT e, crm.email_local(e), crm.email_domain(e), e = 'JOSÉ@XN--BCHER-KVA.DE'::crm.email AS eq,
+       e::text = 'José@Bücher.de' AS text_back, pg_column_size(e) AS size
+  FROM (SELECT 'José@Bücher.de'::crm.email AS e) s;
+SELECT 'Jo sé@Bücher.de'::crm.email;
+SELECT crm.email_problem('José@Bü_cher.de');
+CREATE TABLE email_latin1 (id int, e crm.email);
+INSERT INTO email_latin1 VALUES (1, 'José@Bücher.de'), (2, 'Ann@Example.COM'), (3, '"Zoë Ü"@x.com');
+\copy email_latin1 TO 'test/regress/email_latin1.copy' WITH (FORMAT binary)
+CREATE TABLE email_latin1_2 (LIKE email_latin1);
+\copy email_latin1_2 FROM 'test/regress/email_latin1.copy' WITH (FORMAT binary)
+SELECT a.id, b.e, a.e::text = b.e::text AS same_text FROM email_latin1 a JOIN email_latin1_2 b USING (id) ORDER BY a.id;
+\c :regress_db
+DROP DATABASE regress_email_latin1;
