@@ -6,7 +6,6 @@ EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENS
 MODULE_big = crm
 OBJS = $(patsubst %.c,%.o,$(sort $(wildcard src/*.c))) \
 	$(patsubst %.cpp,%.o,$(sort $(wildcard src/*.cpp)))
-HEADERS = $(wildcard src/*.h)
 
 # The install script is built from the editable sources in sql/install/,
 # concatenated in file-name order; upgrade scripts are kept as written.
@@ -45,6 +44,10 @@ EXTRA_CLEAN = test/regress
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PGXS does not track header dependencies; rebuild every object when any of
+# our headers changes, so a struct change never mixes old and new layouts.
+$(OBJS): $(wildcard src/*.h)
 
 $(DATA_built): $(INSTALL_SOURCES) $(EXTENSION).control
 	cat $(INSTALL_SOURCES) > $@
