@@ -456,7 +456,9 @@ LoadNicknames(void)
 static void
 EnsureNicknames(FunctionCallInfo fcinfo)
 {
-	if (fcinfo->flinfo->fn_extra == NULL)
+	if (fcinfo->flinfo == NULL)
+		AcceptInvalidationMessages();	/* called directly from C */
+	else if (fcinfo->flinfo->fn_extra == NULL)
 	{
 		AcceptInvalidationMessages();
 		fcinfo->flinfo->fn_extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, 1);
