@@ -42,7 +42,7 @@ static const char *const name_titles[] = {
 	"fr", "pastor", "rabbi", "hon", "honorable", "honourable", "capt",
 	"captain", "col", "colonel", "gen", "general", "lt", "sgt", "maj",
 	"major", "adm", "cmdr", "herr", "frau", "mme", "mlle", "madame",
-	"monsieur", "sra", "srta", "dott", "dottssa", "ing", NULL
+	"monsieur", "sr", "sra", "srta", "dott", "dottssa", "ing", NULL
 };
 
 /* Generational and academic or professional suffixes. */
