@@ -390,6 +390,7 @@ crm_key_postcode(const char *s, size_t len, const char *country,
 					   const char **hint)
 {
 	CrmBuf		f;
+	CrmBuf		g;
 	char		cc[3];
 	char		code[16];
 	size_t		n = 0;
@@ -436,26 +437,64 @@ crm_key_postcode(const char *s, size_t len, const char *country,
 		if (f.data[i] >= 'a' && f.data[i] <= 'z')
 			f.data[i] -= 'a' - 'A';
 
-	/* An optional "NL-" style country prefix (also D- and F-). */
-	while (b < f.len && f.data[b] == ' ')
-		b++;
-	if (f.len - b > 3 && f.data[b] == cc[0] && f.data[b + 1] == cc[1] &&
-		f.data[b + 2] == '-')
-		b += 3;
-	else if (f.len - b > 2 && f.data[b + 1] == '-' &&
-			 ((strcmp(cc, "DE") == 0 && f.data[b] == 'D') ||
-			  (strcmp(cc, "FR") == 0 && f.data[b] == 'F')))
-		b += 2;
-
-	for (i = b; i < f.len; i++)
+	/* Squeeze: one space between parts, none next to a hyphen. */
+	crm_buf_init(&g);
 	{
-		char		c = f.data[i];
+		bool		space = false;
+
+		for (i = 0; i < f.len; i++)
+		{
+			char		c = f.data[i];
+
+			if (c == ' ')
+				space = true;
+			else if (c == '-')
+			{
+				if (g.len > 0 && g.data[g.len - 1] != '-')
+					crm_buf_putc(&g, '-');
+				space = false;
+			}
+			else
+			{
+				if (space && g.len > 0 && g.data[g.len - 1] != '-')
+					crm_buf_putc(&g, ' ');
+				space = false;
+				crm_buf_putc(&g, c);
+			}
+		}
+		while (g.len > 0 && g.data[g.len - 1] == '-')
+			g.data[--g.len] = '\0';
+	}
+	crm_buf_free(&f);
+	if (g.failed)
+	{
+		crm_buf_free(&g);
+		return CRM_KEY_NOMEM;
+	}
+
+	/* Optional "NL-" style country prefixes (also D- and F-). */
+	for (;;)
+	{
+		if (g.len - b > 3 && g.data[b] == cc[0] && g.data[b + 1] == cc[1] &&
+			g.data[b + 2] == '-')
+			b += 3;
+		else if (g.len - b > 2 && g.data[b + 1] == '-' &&
+				 ((strcmp(cc, "DE") == 0 && g.data[b] == 'D') ||
+				  (strcmp(cc, "FR") == 0 && g.data[b] == 'F')))
+			b += 2;
+		else
+			break;
+	}
+
+	for (i = b; i < g.len; i++)
+	{
+		char		c = g.data[i];
 
 		if (c == ' ' || c == '-')
 			continue;
 		if (!IsDigit(c) && !IsUpper(c))
 		{
-			crm_buf_free(&f);
+			crm_buf_free(&g);
 			*detail = detail_chars;
 			*hint = hint_chars;
 			return CRM_KEY_INVALID;
@@ -471,39 +510,16 @@ crm_key_postcode(const char *s, size_t len, const char *country,
 
 	if (rule->country == NULL)
 	{
-		/* Unlisted country: upper case, runs of separators squeezed. */
-		bool		space = false;
-
+		/* Unlisted country: the squeezed form. */
 		if (n < 2 || n > 10)
 		{
-			crm_buf_free(&f);
+			crm_buf_free(&g);
 			*detail = detail_other;
 			*hint = hint_other;
 			return CRM_KEY_INVALID;
 		}
-		for (i = b; i < f.len; i++)
-		{
-			char		c = f.data[i];
-
-			if (c == ' ')
-				space = true;
-			else if (c == '-')
-			{
-				if (out->len > 0 && out->data[out->len - 1] != '-')
-					crm_buf_putc(out, '-');
-				space = false;
-			}
-			else
-			{
-				if (space && out->len > 0 && out->data[out->len - 1] != '-')
-					crm_buf_putc(out, ' ');
-				space = false;
-				crm_buf_putc(out, c);
-			}
-		}
-		while (out->len > 0 && out->data[out->len - 1] == '-')
-			out->data[--out->len] = '\0';
-		crm_buf_free(&f);
+		crm_buf_append(out, g.data + b, g.len - b);
+		crm_buf_free(&g);
 		return out->failed ? CRM_KEY_NOMEM : CRM_KEY_OK;
 	}
 	if (n >= sizeof(code))
@@ -524,11 +540,11 @@ crm_key_postcode(const char *s, size_t len, const char *country,
 			goto invalid;
 		Format(out, code, rule->shapes[k].format);
 	}
-	crm_buf_free(&f);
+	crm_buf_free(&g);
 	return out->failed ? CRM_KEY_NOMEM : CRM_KEY_OK;
 
 invalid:
-	crm_buf_free(&f);
+	crm_buf_free(&g);
 	out->len = 0;
 	out->data[0] = '\0';
 	*detail = rule->detail;
