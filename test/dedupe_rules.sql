@@ -2,11 +2,23 @@
 -- (23505 naming the contact), the override, merges, and two sessions
 -- inserting the same person at once.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 INSERT INTO crm.contacts (id, given_name, family_name, email, phone)
 VALUES (7001, 'Robert', 'Quennell', 'rob.quennell@example.com', '+14155550199');
 
+-- The check's written-out preparation equals the generic one.
+INSERT INTO crm.contacts (id, given_name, family_name, email, phone, city, postcode, region, country)
+VALUES (7009, ' Dr. José ', 'García-López', 'Jose.Garcia+x@Gmail.com', '+44 20 7946 0958', 'München', 'ec1a 1bb', 'Bavaria', 'DE');
+CREATE FUNCTION pg_temp.prep_mismatches() RETURNS int LANGUAGE plpgsql AS $$
+DECLARE n int;
+BEGIN
+	EXECUTE format('SELECT count(*) FROM (%s) g JOIN crm.contacts c ON c.id::text = g.id WHERE g.f IS DISTINCT FROM crm._contact_prepared(c)',
+		crm._match_records_sql(crm.match_mapping('crm.contacts', NULL))) INTO n;
+	RETURN n;
+END $$;
+SELECT is(pg_temp.prep_mismatches(), 0, 'the duplicate check prepares contacts as the matcher does');
+DELETE FROM crm.contacts WHERE id = 7009;
 -- No rules: anything goes.
 SELECT lives_ok($$INSERT INTO crm.contacts (id, given_name, family_name, email) VALUES (7002, 'Rob', 'Quennell', 'ROB.QUENNELL@example.com')$$,
 	'without rules a duplicate is inserted');

@@ -7,7 +7,7 @@
 -- "kind" or "kind:transform" with transform exact, phonetic or initial, or
 -- the order-free "name_initials" and "name_phonetic" of given and family
 -- name together), "max_block_size" (blocks with more records are skipped,
--- default 500) and "model" (the id of a crm.matcher_models row to use).
+-- default 100) and "model" (the id of a crm.matcher_models row to use).
 
 -- Prepared-value expression of one field kind over a text expression.
 -- Helpers from other parts of crm (email canonical form, name keys) are used
@@ -100,7 +100,7 @@ DECLARE
 	part text;
 	kinds text[];
 	names text[] := '{}';
-	maxblock int := 500;
+	maxblock int := 100;
 	model bigint;
 BEGIN
 	IF mapping IS NULL THEN

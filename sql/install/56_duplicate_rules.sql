@@ -71,6 +71,25 @@ CREATE INDEX contacts_phone_idx ON crm.contacts (phone);
 CREATE INDEX contacts_name_key_idx ON crm.contacts
 	(crm.phonetic_key(family_name), pg_catalog.left(crm.match_fold(given_name), 1));
 
+-- Prepared values of a contact under crm.match_contacts_mapping(), written
+-- out so the check below plans once per session; the dedupe_rules test
+-- checks it against the generic preparation (crm._match_records_sql).
+CREATE FUNCTION crm._contact_prepared(c crm.contacts) RETURNS text[]
+	LANGUAGE sql STABLE PARALLEL SAFE
+	-- STABLE: crm.try_phone reads crm.default_region.
+	RETURN ARRAY[NULLIF(pg_catalog.btrim(c.id::text), ''),
+		crm.match_fold(crm.normalize_name(NULLIF(pg_catalog.btrim(c.given_name), ''))),
+		crm.match_fold(crm.normalize_name(NULLIF(pg_catalog.btrim(c.family_name), ''))),
+		NULLIF(pg_catalog.lower(pg_catalog.btrim(NULLIF(pg_catalog.btrim(c.email::text), ''))), '') || pg_catalog.chr(31)
+			|| pg_catalog.lower(coalesce(crm.email_canonical(crm.try_email(NULLIF(pg_catalog.btrim(c.email::text), '')))::text,
+										 pg_catalog.btrim(NULLIF(pg_catalog.btrim(c.email::text), '')))),
+		coalesce(pg_catalog.split_part(crm.try_phone(NULLIF(pg_catalog.btrim(c.phone::text), ''))::text, ';', 1),
+				 NULLIF('~' || pg_catalog.regexp_replace(NULLIF(pg_catalog.btrim(c.phone::text), ''), '[^0-9]', '', 'g'), '~')),
+		crm.match_fold(NULLIF(pg_catalog.btrim(c.city), '')),
+		NULLIF(pg_catalog.upper(pg_catalog.regexp_replace(NULLIF(pg_catalog.btrim(c.postcode), ''), '[^0-9A-Za-z]', '', 'g')), ''),
+		crm.match_fold(NULLIF(pg_catalog.btrim(c.region), '')),
+		crm.match_fold(NULLIF(pg_catalog.btrim(c.country), ''))];
+
 -- Existing contacts that probably are the given one, best first.
 CREATE FUNCTION crm.contact_duplicates(contact crm.contacts, min_probability float8 DEFAULT 0.5)
 	RETURNS TABLE (id bigint, probability float8, evidence jsonb)
@@ -78,31 +97,37 @@ CREATE FUNCTION crm.contact_duplicates(contact crm.contacts, min_probability flo
 	-- STABLE: reads crm.contacts and crm.matcher_models.
 AS $$
 DECLARE
-	m jsonb := crm.match_mapping('crm.contacts', NULL);
-	kinds text[] := crm._match_mapping_kinds(m);
+	kinds text[] := ARRAY['id', 'given_name', 'family_name', 'email', 'phone', 'city', 'postcode', 'region', 'country'];
 	w float8[];
 	n bigint;
-	exprs text;
+	want_fields jsonb;
+	fn text[] := crm._contact_prepared(contact);
+	pk text := crm.phonetic_key(contact.family_name);
+	gi text := pg_catalog.left(crm.match_fold(contact.given_name), 1);
 BEGIN
-	-- The row count only sets the default prior; the planner's estimate will do.
-	SELECT greatest(c.reltuples::bigint, 2) INTO n FROM pg_catalog.pg_class c WHERE c.oid = 'crm.contacts'::regclass;
-	SELECT mm.weights INTO w FROM crm._match_model(m, n) mm;
-	exprs := (SELECT pg_catalog.string_agg(crm._match_prepare_expr(f ->> 'kind',
-					pg_catalog.format('NULLIF(pg_catalog.btrim(%%1$s.%I::text), '''')', f -> 'columns' ->> 0)), ', ')
-				FROM pg_catalog.jsonb_array_elements(m -> 'fields') AS f);
-	RETURN QUERY EXECUTE pg_catalog.format($q$
-		SELECT s.id, s.p, crm.match_explain($1, s.fn, s.fc, $2)
-		  FROM (SELECT c.id, ARRAY[%1$s]::text[] AS fn, ARRAY[%2$s]::text[] AS fc,
-					   1.0 / (1.0 + pg_catalog.power(2.0::float8, -crm.match_weight($1, ARRAY[%1$s]::text[], ARRAY[%2$s]::text[], $2))) AS p
-				  FROM crm.contacts c, (SELECT ($3::crm.contacts).*) n
-				 WHERE c.id IS DISTINCT FROM n.id
-				   AND (c.email OPERATOR(crm.=) n.email OR c.phone OPERATOR(crm.=) n.phone
-						OR (crm.phonetic_key(c.family_name) = crm.phonetic_key(n.family_name)
-							AND pg_catalog.left(crm.match_fold(c.given_name), 1) = pg_catalog.left(crm.match_fold(n.given_name), 1)))) s
-		 WHERE s.p >= $4
-		 ORDER BY s.p DESC, s.id$q$,
-		pg_catalog.format(exprs, 'n'), pg_catalog.format(exprs, 'c'))
-		USING kinds, w, contact, min_probability;
+	-- The newest model trained on crm.contacts with the default mapping;
+	-- else the defaults, with the prior from the planner's row estimate.
+	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('kind', k, 'columns', pg_catalog.jsonb_build_array(
+			   (crm.match_contacts_mapping() ->> k))) ORDER BY o)
+	  INTO want_fields FROM pg_catalog.unnest(kinds) WITH ORDINALITY AS t(k, o);
+	SELECT crm.match_model_weights(kinds, mm.params -> 'fields', (mm.params ->> 'prior')::float8) INTO w
+	  FROM crm.matcher_models mm WHERE mm.source = 'crm.contacts' AND mm.fields = want_fields
+	 ORDER BY mm.version DESC LIMIT 1;
+	IF w IS NULL THEN
+		SELECT greatest(c.reltuples::bigint, 2) INTO n FROM pg_catalog.pg_class c WHERE c.oid = 'crm.contacts'::regclass;
+		w := crm.match_model_weights(kinds, '{}', 1.0 / n);
+	END IF;
+	RETURN QUERY
+	SELECT s.id, s.p, crm.match_explain(kinds, fn, s.fc, w)
+	  FROM (SELECT c.id, x.fc,
+				   1.0 / (1.0 + pg_catalog.power(2.0::float8, -crm.match_weight(kinds, fn, x.fc, w))) AS p
+			  FROM crm.contacts c, LATERAL (SELECT crm._contact_prepared(c) AS fc) x
+			 WHERE c.id IS DISTINCT FROM contact.id
+			   AND (c.email OPERATOR(crm.=) contact.email OR c.phone OPERATOR(crm.=) contact.phone
+					OR (crm.phonetic_key(c.family_name) = pk
+						AND pg_catalog.left(crm.match_fold(c.given_name), 1) = gi))) s
+	 WHERE s.p >= min_probability
+	 ORDER BY s.p DESC, s.id;
 END;
 $$;
 COMMENT ON FUNCTION crm.contact_duplicates(crm.contacts, float8) IS
