@@ -596,6 +596,22 @@ ParseOnce(const std::string &text, const std::string &region, bool plus,
 
 }								/* namespace */
 
+extern "C" void
+crm_pn_preload(void)
+{
+	try
+	{
+		CrmPnNumber num;
+
+		/* One parse compiles the regular expressions every parse uses. */
+		(void) crm_pn_parse("+1 650 253 0000 ext. 1", 22, "", CRM_PN_VALID, &num);
+	}
+	catch (...)
+	{
+		/* nothing to do: the first real call builds it again */
+	}
+}
+
 extern "C" CrmPnStatus
 crm_pn_parse(const char *text, size_t len, const char *region,
 			 CrmPnValidation mode, CrmPnNumber *out)

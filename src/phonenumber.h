@@ -116,6 +116,12 @@ typedef enum CrmPnMatch
 } CrmPnMatch;
 
 /*
+ * Build libphonenumber's metadata now (GetInstance), so processes forked
+ * later share it; failures are ignored (the next call retries).
+ */
+extern void crm_pn_preload(void);
+
+/*
  * Parse text (len bytes, need not be NUL-terminated) as a phone number.
  * region is "" (numbers must then carry a country code) or a region code
  * accepted by crm_pn_region_known().  On CRM_PN_OK *out holds the number;
