@@ -12,10 +12,18 @@
 # It only ever touches the cluster it created: the data directory carries a
 # marker file, and nothing without that marker is stopped or deleted.
 # VALGRIND=1 starts the server under valgrind memcheck (see docs/testing.md).
+#
+# pg_cron is preloaded, and its launcher works in database CRM_CRON_DB
+# (default crm_demo; tools/test.sh uses crm_tap).  pg_cron reads that setting
+# only at server start, so start rewrites it in postgresql.conf every time and
+# creates the database right away (the launcher fails and retries each second
+# while its database is missing).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 MARKER=$PGDATA_DIR/crm_throwaway_cluster
+CRON_DB=${CRM_CRON_DB:-crm_demo}
+case $CRON_DB in *[!a-z0-9_]*|'') die "CRM_CRON_DB must be a plain lower-case database name";; esac
 
 ours() { [ -f "$MARKER" ]; }
 running() { ours && as_pg "$STAGE_BINDIR/pg_ctl" -D "$PGDATA_DIR" status >/dev/null 2>&1; }
@@ -52,6 +60,14 @@ cmd_start() {
 		lc_messages = 'C'
 		CONF
 	fi
+	# The pg_cron lines carry a tag so each start replaces them.  Jobs connect
+	# over our Unix socket (cron.host), since the cluster has no TCP by default.
+	as_pg sed -i '/# crm-cron$/d' "$PGDATA_DIR/postgresql.conf"
+	as_pg tee -a "$PGDATA_DIR/postgresql.conf" >/dev/null <<-CONF
+	shared_preload_libraries = 'pg_cron'	# crm-cron
+	cron.database_name = '$CRON_DB'	# crm-cron
+	cron.host = '$PGSOCK_DIR'	# crm-cron
+	CONF
 	as_pg chmod 700 "$PGDATA_DIR"
 	as_pg mkdir -p "$PGSOCK_DIR"
 	local listen="''"
@@ -75,6 +91,10 @@ cmd_start() {
 			|| { tail -20 "$PGBASE/server.log" >&2; die "server did not start"; }
 	fi
 	"$STAGE_BINDIR/pg_isready" -q -h "$PGSOCK_DIR" -p "$PGPORT" || die "server did not come up; see $PGBASE/server.log"
+	if [ -z "$("$PG_BINDIR/psql" -XAt -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$CRON_DB'")" ]; then
+		"$PG_BINDIR/psql" -qX -d postgres -c "CREATE DATABASE $CRON_DB" >/dev/null \
+			|| die "could not create database $CRON_DB for pg_cron"
+	fi
 }
 
 cmd_stop() {

@@ -11,6 +11,9 @@ cd "$ROOT"
 
 "$ROOT/tools/setup.sh" || die "set-up failed"
 build_and_stage
+# pg_cron's launcher works in the pgTAP database, so that the tests can
+# schedule the data audit for real; tools/pg.sh start creates it.
+export CRM_CRON_DB=crm_tap
 "$ROOT/tools/pg.sh" destroy >/dev/null 2>&1 || true
 "$ROOT/tools/pg.sh" start || die "could not start the test cluster"
 trap '"$ROOT/tools/pg.sh" destroy >/dev/null 2>&1 || true' EXIT
@@ -33,11 +36,11 @@ if [ -s test/regress/regression.diffs ]; then
 	cat test/regress/regression.diffs
 fi
 
-# pgTAP: every test/*.sql runs in one database with crm and pgtap installed;
-# each file wraps itself in a transaction that it rolls back.
-"$PG_BINDIR/psql" -qX -d postgres -c 'CREATE DATABASE crm_tap' >/dev/null
+# pgTAP: every test/*.sql runs in one database with crm, pgtap and pg_cron
+# installed; each file wraps itself in a transaction that it rolls back.
 "$PG_BINDIR/psql" -qX -d crm_tap -v ON_ERROR_STOP=1 \
-	-c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION crm CASCADE' >"$LOG/tap-setup.log" 2>&1 \
+	-c 'CREATE EXTENSION pgtap' -c 'CREATE EXTENSION crm CASCADE' -c 'CREATE EXTENSION pg_cron' \
+	>"$LOG/tap-setup.log" 2>&1 \
 	|| { cat "$LOG/tap-setup.log"; failed=$((failed + 1)); }
 shopt -s nullglob
 tap_files=(test/*.sql)

@@ -63,6 +63,15 @@ SELECT contact_id, field, round(field_confidence::numeric, 3) AS confidence, pri
   FROM crm.reverification_queue(5);
 
 \echo
+\echo 'The yearly audit scheduled with pg_cron (crm.schedule_audit()), when it is installed:'
+SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron') AS has_pg_cron \gset
+\if :has_pg_cron
+SELECT crm.schedule_audit('0 3 1 1 *') AS audit_job_id;
+\else
+\echo 'pg_cron is not installed in crm_demo'
+\endif
+
+\echo
 \echo 'The data audit in one call (crm.run_data_audit()), summarised:'
 WITH a AS (SELECT crm.run_data_audit() AS r)
 SELECT 'contacts' AS measure, (r #>> '{5_missing,contacts}') AS value FROM a
