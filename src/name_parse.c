@@ -349,7 +349,19 @@ AppendParts(CrmBuf *out, const char *s, size_t len)
 			in_word = true;
 			crm_buf_putc(out, (char) c);
 		}
-		else if (c != '\'')
+		else if (c == '\'' && in_word && i > 0 && (unsigned char) s[i - 1] < 0x80)
+		{
+			/* Join only ASCII to ASCII ("o'brien"); else a separator. */
+			size_t		k = i;
+
+			while (k < len && s[k] == '\'')
+				k++;
+			if (k >= len || !IsWordByte((unsigned char) s[k]) ||
+				(unsigned char) s[k] >= 0x80)
+				in_word = false;
+			i = k - 1;
+		}
+		else
 			in_word = false;
 	}
 }
