@@ -67,5 +67,6 @@ bench:
 fuzz:
 	test/fuzz/run.sh
 format:
+	@# pgindent, when installed, uses our typedefs.list; clang-format is a fallback
 	pgindent --typedefs=src/typedefs.list src/*.c src/*.h 2>/dev/null || \
 	clang-format -i src/*.c src/*.h
