@@ -8,7 +8,7 @@ PACKAGES=(
 	postgresql-15 postgresql-server-dev-15 postgresql-contrib
 	postgresql-15-pgtap libtap-parser-sourcehandler-pgtap-perl
 	postgresql-15-cron
-	libphonenumber-dev libicu-dev libpsl-dev
+	libphonenumber-dev libprotobuf-dev libicu-dev libpsl-dev
 )
 
 missing=()
