@@ -262,7 +262,13 @@ BEGIN
 		title = n.title, title_verified_at = n.title_verified_at, title_source = n.title_source,
 		job_function = n.job_function, job_function_verified_at = n.job_function_verified_at,
 		account_id = n.account_id, account_verified_at = n.account_verified_at, account_source = n.account_source,
-		lead_source = n.lead_source, lifecycle_stage = n.lifecycle_stage
+		lead_source = n.lead_source,
+		-- Re-pointed activities may already have scored the survivor further
+		-- (e.g. to mql) during this merge; never move it back.
+		lifecycle_stage = CASE
+			WHEN pg_catalog.array_position(stages, c.lifecycle_stage)
+				 > pg_catalog.array_position(stages, n.lifecycle_stage)
+			THEN c.lifecycle_stage ELSE n.lifecycle_stage END
 	  FROM pg_catalog.jsonb_populate_record(NULL::crm.contacts, newrow) n
 	 WHERE c.id = survivor;
 	DELETE FROM crm.contacts WHERE id = ANY (duplicates);
