@@ -12,13 +12,15 @@ COMMENT ON FUNCTION crm.match_contacts_mapping() IS
 
 -- The model for a canonical mapping: the one it names, else the newest one
 -- trained on the same source with the same fields, else the shipped
--- defaults with a prior of one match per record (1 / n).
-CREATE FUNCTION crm._match_model(m jsonb, nrecords bigint, OUT model_id bigint, OUT weights float8[])
+-- defaults with a prior of one match per record (1 / n).  The source is
+-- counted only in that last case, so a trained model costs no table scan.
+CREATE FUNCTION crm._match_model(m jsonb, OUT model_id bigint, OUT weights float8[])
 	LANGUAGE plpgsql STABLE
 	-- STABLE: reads crm.matcher_models.
 AS $$
 DECLARE
 	params jsonb;
+	nrecords bigint;
 BEGIN
 	IF m ->> 'model' IS NOT NULL THEN
 		SELECT mm.id, mm.params INTO model_id, params
@@ -30,6 +32,8 @@ BEGIN
 		 ORDER BY mm.version DESC LIMIT 1;
 	END IF;
 	IF model_id IS NULL THEN
+		EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', (m ->> 'source')::regclass)
+			INTO nrecords;
 		weights := crm.match_model_weights(crm._match_mapping_kinds(m), '{}',
 			1.0 / greatest(nrecords, 2));
 	ELSE
@@ -38,7 +42,7 @@ BEGIN
 	END IF;
 END;
 $$;
-COMMENT ON FUNCTION crm._match_model(jsonb, bigint) IS
+COMMENT ON FUNCTION crm._match_model(jsonb) IS
 	'the model (id, or NULL for the shipped defaults) and weights a canonical dedupe mapping is scored with';
 
 CREATE FUNCTION crm.find_duplicates(source regclass DEFAULT 'crm.contacts'::text::regclass, mapping jsonb DEFAULT NULL,
@@ -48,7 +52,6 @@ CREATE FUNCTION crm.find_duplicates(source regclass DEFAULT 'crm.contacts'::text
 AS $$
 DECLARE
 	m jsonb;
-	n bigint;
 	w float8[];
 	mid bigint;
 BEGIN
@@ -57,8 +60,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	m := crm.match_mapping(source, mapping);
-	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
-	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m, n) mm;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m) mm;
 	RETURN QUERY EXECUTE pg_catalog.format($q$
 	WITH rec AS MATERIALIZED (%s),
 	%s,
@@ -84,7 +86,6 @@ CREATE FUNCTION crm.duplicate_clusters(source regclass DEFAULT 'crm.contacts'::t
 AS $$
 DECLARE
 	m jsonb;
-	n bigint;
 	w float8[];
 	mid bigint;
 BEGIN
@@ -93,8 +94,7 @@ BEGIN
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	m := crm.match_mapping(source, mapping);
-	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
-	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m, n) mm;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m) mm;
 	RETURN QUERY EXECUTE pg_catalog.format($q$
 	WITH rec AS MATERIALIZED (%s),
 	%s,
@@ -135,14 +135,12 @@ CREATE FUNCTION crm.match_evidence(source regclass, id_a anyelement, id_b anyele
 AS $$
 DECLARE
 	m jsonb := crm.match_mapping(source, mapping);
-	n bigint;
 	w float8[];
 	mid bigint;
 	fa text[];
 	fb text[];
 BEGIN
-	EXECUTE pg_catalog.format('SELECT pg_catalog.count(*) FROM %s', source) INTO n;
-	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m, n) mm;
+	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m) mm;
 	EXECUTE pg_catalog.format('SELECT r.f FROM (%s) r', crm._match_records_sql(m, true))
 		INTO fa USING id_a::text;
 	IF fa IS NULL THEN
