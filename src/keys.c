@@ -18,36 +18,6 @@
 
 typedef CrmKeyStatus (*KeyFunc) (const char *s, size_t len, CrmBuf *out);
 
-/* Arguments and results are UTF-8 inside; convert in other databases. */
-static const char *
-ArgUtf8(text *t, size_t *len)
-{
-	const char *s = VARDATA_ANY(t);
-	int			n = VARSIZE_ANY_EXHDR(t);
-	char	   *u;
-
-	if (GetDatabaseEncoding() == PG_UTF8)
-	{
-		*len = n;
-		return s;
-	}
-	u = pg_server_to_any(s, n, PG_UTF8);
-	*len = (u == s) ? (size_t) n : strlen(u);
-	return u;
-}
-
-static text *
-ResultText(CrmBuf *b)
-{
-	char	   *copy = pnstrdup(b->data, b->len);
-	size_t		len = b->len;
-
-	crm_buf_free(b);
-	if (GetDatabaseEncoding() != PG_UTF8)
-		return cstring_to_text(pg_any_to_server(copy, len, PG_UTF8));
-	return cstring_to_text_with_len(copy, len);
-}
-
 /* The value for an error message, cut short when long. */
 static char *
 Shown(text *t)
@@ -69,7 +39,7 @@ static Datum
 RunKey(FunctionCallInfo fcinfo, KeyFunc f, const char *what)
 {
 	size_t		len;
-	const char *s = ArgUtf8(PG_GETARG_TEXT_PP(0), &len);
+	const char *s = crm_text_to_utf8(PG_GETARG_TEXT_PP(0), &len);
 	CrmBuf		out;
 	CrmKeyStatus st;
 
@@ -80,7 +50,7 @@ RunKey(FunctionCallInfo fcinfo, KeyFunc f, const char *what)
 		crm_buf_free(&out);
 		crm_key_raise(st, what, len);
 	}
-	PG_RETURN_TEXT_P(ResultText(&out));
+	PG_RETURN_TEXT_P(crm_buf_to_text(&out));
 }
 
 PG_FUNCTION_INFO_V1(crm_company_key);
@@ -106,7 +76,7 @@ Datum
 crm_domain_key(PG_FUNCTION_ARGS)
 {
 	size_t		len;
-	const char *s = ArgUtf8(PG_GETARG_TEXT_PP(0), &len);
+	const char *s = crm_text_to_utf8(PG_GETARG_TEXT_PP(0), &len);
 	CrmBuf		out;
 	CrmKeyStatus st;
 	bool		found;
@@ -123,7 +93,7 @@ crm_domain_key(PG_FUNCTION_ARGS)
 		crm_buf_free(&out);
 		PG_RETURN_NULL();
 	}
-	PG_RETURN_TEXT_P(ResultText(&out));
+	PG_RETURN_TEXT_P(crm_buf_to_text(&out));
 }
 
 /*
@@ -137,7 +107,7 @@ Postcode(FunctionCallInfo fcinfo, bool raise)
 	text	   *code = PG_GETARG_TEXT_PP(0);
 	text	   *country = PG_GETARG_TEXT_PP(1);
 	size_t		len;
-	const char *s = ArgUtf8(code, &len);
+	const char *s = crm_text_to_utf8(code, &len);
 	const char *c = VARDATA_ANY(country);
 	size_t		clen = VARSIZE_ANY_EXHDR(country);
 	CrmBuf		out;
@@ -148,7 +118,7 @@ Postcode(FunctionCallInfo fcinfo, bool raise)
 	crm_buf_init(&out);
 	st = crm_key_postcode(s, len, c, clen, &out, &detail, &hint);
 	if (st == CRM_KEY_OK)
-		PG_RETURN_TEXT_P(ResultText(&out));
+		PG_RETURN_TEXT_P(crm_buf_to_text(&out));
 	crm_buf_free(&out);
 	if (st == CRM_KEY_BADARG)
 		ereport(ERROR,

@@ -101,8 +101,8 @@ crm_key_raise(CrmKeyStatus st, const char *what, size_t len)
  * The UTF-8 bytes of a text argument: the text itself in a UTF-8 database,
  * else a converted copy.
  */
-static const char *
-TextToUtf8(text *t, size_t *len)
+const char *
+crm_text_to_utf8(text *t, size_t *len)
 {
 	const char *s = VARDATA_ANY(t);
 	int			n = VARSIZE_ANY_EXHDR(t);
@@ -119,8 +119,8 @@ TextToUtf8(text *t, size_t *len)
 }
 
 /* A text datum from the buffer, which is freed. */
-static text *
-BufToText(CrmBuf *b)
+text *
+crm_buf_to_text(CrmBuf *b)
 {
 	text	   *t;
 	const char *s = b->data;
@@ -146,7 +146,7 @@ crm_normalize_name(PG_FUNCTION_ARGS)
 {
 	text	   *arg = PG_GETARG_TEXT_PP(0);
 	size_t		len;
-	const char *s = TextToUtf8(arg, &len);
+	const char *s = crm_text_to_utf8(arg, &len);
 	CrmBuf		out;
 	CrmKeyStatus st;
 
@@ -157,7 +157,7 @@ crm_normalize_name(PG_FUNCTION_ARGS)
 		crm_buf_free(&out);
 		crm_key_raise(st, "name", len);
 	}
-	PG_RETURN_TEXT_P(BufToText(&out));
+	PG_RETURN_TEXT_P(crm_buf_to_text(&out));
 }
 
 PG_FUNCTION_INFO_V1(crm_name_parts);
@@ -167,7 +167,7 @@ crm_name_parts(PG_FUNCTION_ARGS)
 {
 	text	   *arg = PG_GETARG_TEXT_PP(0);
 	size_t		len;
-	const char *s = TextToUtf8(arg, &len);
+	const char *s = crm_text_to_utf8(arg, &len);
 	CrmNameParts p;
 	CrmKeyStatus st;
 	TupleDesc	tupdesc;
@@ -372,8 +372,8 @@ LoadNicknames(void)
 
 		if (n1 || n2)
 			continue;
-		s1 = TextToUtf8(DatumGetTextPP(d1), &l1);
-		s2 = TextToUtf8(DatumGetTextPP(d2), &l2);
+		s1 = crm_text_to_utf8(DatumGetTextPP(d1), &l1);
+		s2 = crm_text_to_utf8(DatumGetTextPP(d2), &l2);
 		if (!FoldGiven(s1, l1, formal) || !FoldGiven(s2, l2, nick) ||
 			strcmp(formal, nick) == 0)
 			continue;
@@ -491,7 +491,7 @@ static bool
 GivenArg(text *t, char *key, size_t keysize, char **longkey)
 {
 	size_t		len;
-	const char *s = TextToUtf8(t, &len);
+	const char *s = crm_text_to_utf8(t, &len);
 	CrmBuf		b;
 	CrmKeyStatus st;
 

@@ -81,7 +81,10 @@ extern CrmKeyStatus crm_key_postcode(const char *s, size_t len,
 										   CrmBuf *out, const char **detail,
 										   const char **hint);
 
-/* names.c: SQL glue only (needs the backend); raises for a failed status. */
+/* names.c: SQL glue only (needs the backend), shared with keys.c. */
+struct varlena;
 extern void crm_key_raise(CrmKeyStatus st, const char *what, size_t len);
+extern const char *crm_text_to_utf8(struct varlena *t, size_t *len);
+extern struct varlena *crm_buf_to_text(CrmBuf *b);
 
 #endif							/* CRM_NAMES_H */
