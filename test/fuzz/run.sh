@@ -3,6 +3,7 @@
 #
 #   test/fuzz/run.sh [TARGET...]      default: every test/fuzz/*_fuzz.c
 #   FUZZ_SECONDS=600 test/fuzz/run.sh email
+#   FUZZ_FLAGS=-max_len=512 test/fuzz/run.sh names   (extra libFuzzer flags)
 #
 # Each harness names what it links in its first lines:
 #   /* fuzz-sources: src/email_parse.c */
@@ -40,7 +41,7 @@ for t in "${targets[@]}"; do
 	mkdir -p "$BUILD/corpus-$t" "test/fuzz/corpus/$t"
 	echo "== fuzzing $t for ${FUZZ_SECONDS}s" >&2
 	dict=(); [ -f "test/fuzz/$t.dict" ] && dict=(-dict="$PWD/test/fuzz/$t.dict")
-	if ! (cd "$BUILD" && "./$t" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+	if ! (cd "$BUILD" && "./$t" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 ${FUZZ_FLAGS:-} \
 			-artifact_prefix="$t-" ${dict[@]+"${dict[@]}"} \
 			"corpus-$t" "../corpus/$t") 2>"$BUILD/$t.log"; then
 		tail -40 "$BUILD/$t.log" >&2
