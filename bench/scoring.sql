@@ -100,11 +100,9 @@ SELECT bench.compare(format('insert %s activities, 1 statement', :n_batch),
 		:n_contacts, :n_batch),
 	'same without scoring triggers',
 	format($q$ALTER TABLE crm.activities DISABLE TRIGGER score;
-		ALTER TABLE crm.activities DISABLE TRIGGER invalidate;
 		INSERT INTO crm.activities (contact_id, kind, occurred_at)
 		SELECT 1 + (g * 7919) %% %s, 'email_opened', now() - interval '1 hour' FROM generate_series(1, %s) g;
-		ALTER TABLE crm.activities ENABLE TRIGGER score;
-		ALTER TABLE crm.activities ENABLE TRIGGER invalidate$q$, :n_contacts, :n_batch));
+		ALTER TABLE crm.activities ENABLE TRIGGER score$q$, :n_contacts, :n_batch));
 
 SELECT bench.compare('insert 1000 activities, 1 row per statement',
 	format($q$DO $d$ BEGIN FOR i IN 1..1000 LOOP
@@ -112,12 +110,10 @@ SELECT bench.compare('insert 1000 activities, 1 row per statement',
 		END LOOP; END $d$$q$, :n_contacts),
 	'same without scoring triggers',
 	format($q$ALTER TABLE crm.activities DISABLE TRIGGER score;
-		ALTER TABLE crm.activities DISABLE TRIGGER invalidate;
 		DO $d$ BEGIN FOR i IN 1..1000 LOOP
 		INSERT INTO crm.activities (contact_id, kind) VALUES (1 + (i * 7919) %% %s, 'web_visit');
 		END LOOP; END $d$;
-		ALTER TABLE crm.activities ENABLE TRIGGER score;
-		ALTER TABLE crm.activities ENABLE TRIGGER invalidate$q$, :n_contacts));
+		ALTER TABLE crm.activities ENABLE TRIGGER score$q$, :n_contacts));
 
 -- Current scores, decayed to now, for every contact.
 SELECT bench.compare('current scores, all contacts (crm.lead_scores)',

@@ -92,6 +92,22 @@ crm_decay_factor(PG_FUNCTION_ARGS)
 }
 
 /*
+ * value stored at value_as_of, decayed with a half-life of half_life
+ * seconds (> 0) to as_of.  Shared with the scoring trigger (scoring.c), so
+ * that the trigger and the SQL functions agree to the last bit.
+ */
+double
+crm_decayed_value_at(double value, TimestampTz value_as_of, double half_life, TimestampTz as_of)
+{
+	if (TIMESTAMP_NOT_FINITE(value_as_of) || TIMESTAMP_NOT_FINITE(as_of))
+	{
+		/* from -infinity, or to +infinity: everything has decayed */
+		return as_of > value_as_of ? 0.0 : value;
+	}
+	return value * crm_decay_factor_seconds(TimestampDiffSeconds(as_of, value_as_of), half_life);
+}
+
+/*
  * crm.decayed_value(value float8, value_as_of timestamptz, half_life
  * interval, as_of timestamptz) -> float8
  *
@@ -102,8 +118,6 @@ Datum
 crm_decayed_value(PG_FUNCTION_ARGS)
 {
 	double		value;
-	TimestampTz value_as_of;
-	TimestampTz as_of;
 	double		h;
 
 	if (PG_ARGISNULL(0))
@@ -111,16 +125,9 @@ crm_decayed_value(PG_FUNCTION_ARGS)
 	value = PG_GETARG_FLOAT8(0);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
 		PG_RETURN_FLOAT8(value);
-	value_as_of = PG_GETARG_TIMESTAMPTZ(1);
-	as_of = PG_GETARG_TIMESTAMPTZ(3);
 	h = crm_interval_seconds(PG_GETARG_INTERVAL_P(2));
 	CheckHalfLife(h);
-	if (TIMESTAMP_NOT_FINITE(value_as_of) || TIMESTAMP_NOT_FINITE(as_of))
-	{
-		/* from -infinity, or to +infinity: everything has decayed */
-		PG_RETURN_FLOAT8(as_of > value_as_of ? 0.0 : value);
-	}
-	PG_RETURN_FLOAT8(value * crm_decay_factor_seconds(TimestampDiffSeconds(as_of, value_as_of), h));
+	PG_RETURN_FLOAT8(crm_decayed_value_at(value, PG_GETARG_TIMESTAMPTZ(1), h, PG_GETARG_TIMESTAMPTZ(3)));
 }
 
 /*

@@ -13,5 +13,7 @@
 
 extern double crm_decay_factor_seconds(double elapsed, double half_life);
 extern double crm_interval_seconds(const Interval *span);
+extern double crm_decayed_value_at(double value, TimestampTz value_as_of, double half_life,
+								   TimestampTz as_of);
 
 #endif							/* CRM_DECAY_H */

@@ -18,16 +18,21 @@
 -- crm.lead_score() and the crm.lead_scores view compute the exact value at
 -- any moment.
 --
--- The triggers are statement-level with transition tables, so a bulk load
--- of activities costs one aggregate and one upsert per (contact, rule), not
--- one round of queries per row.  They run as the extension owner (SECURITY
+-- The trigger is statement-level with transition tables and written in C
+-- (src/scoring.c), so a bulk load of activities costs one upsert per
+-- statement, and a single activity a few microseconds more than its
+-- insert.  It runs as the extension owner (SECURITY
 -- DEFINER): scores are derived data that the users whose activity changes
 -- them may not write directly, and the MQL hand-off must assign an owner
 -- that the user who logged the activity could not choose.
 
+-- No foreign keys: the rows are derived, written by the trigger (which
+-- checks that the contact exists) and rebuilt in bulk by crm.rescore_all(),
+-- where checking two keys per row cost more than the rebuild itself.
+-- Deleting a contact or a rule deletes its rows (triggers below).
 CREATE TABLE crm.engagement_state (
-	contact_id bigint NOT NULL REFERENCES crm.contacts ON DELETE CASCADE,
-	rule_id bigint NOT NULL REFERENCES crm.engagement_rules ON DELETE CASCADE,
+	contact_id bigint NOT NULL,
+	rule_id bigint NOT NULL,
 	value float8 NOT NULL,
 	as_of timestamptz NOT NULL,
 	PRIMARY KEY (contact_id, rule_id)
@@ -284,95 +289,24 @@ CREATE TRIGGER rescore_contacts AFTER UPDATE ON crm.accounts
 	FOR EACH STATEMENT EXECUTE FUNCTION crm._accounts_rescore();
 
 -- Fold a batch of activity changes into the engagement state and refresh
--- the snapshots of the contacts concerned.  New rows count +1, removed rows
--- -1 (an UPDATE is both).  The batch is summed per (contact, rule) decayed
+-- the snapshots of the contacts concerned (C: src/scoring.c).  New rows
+-- count +1, removed rows -1 (an UPDATE is both, for the rows whose contact,
+-- kind or time changed).  The batch is summed per (contact, rule) decayed
 -- to the transaction time, then added to the stored state decayed to the
 -- same time.  An activity dated in the future counts from the moment it is
--- recorded, so no state is ever ahead of the clock.
-CREATE FUNCTION crm._fold_engagement(contact_ids bigint[], kinds text[], times timestamptz[],
-										signs float8[])
-RETURNS void
-LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	touched bigint[];
-BEGIN
-	SELECT array_agg(DISTINCT ch.contact_id) INTO touched
-	  FROM unnest(contact_ids, kinds) AS ch(contact_id, kind)
-	  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active
-	 WHERE ch.contact_id IS NOT NULL;
-	IF touched IS NULL THEN
-		RETURN;
-	END IF;
-	INSERT INTO crm.engagement_state AS s (contact_id, rule_id, value, as_of)
-	SELECT ch.contact_id, r.id,
-		   sum(crm.decayed_value(ch.sign * r.points, least(ch.occurred_at, now()), r.half_life, now())), now()
-	  FROM unnest(contact_ids, kinds, times, signs) AS ch(contact_id, kind, occurred_at, sign)
-	  JOIN crm.engagement_rules r ON r.activity_kind = ch.kind AND r.active AND r.time_window IS NULL
-	 WHERE ch.contact_id IS NOT NULL
-	   -- activities deleted with their contact need no bookkeeping
-	   AND EXISTS (SELECT 1 FROM crm.contacts c WHERE c.id = ch.contact_id)
-	 GROUP BY ch.contact_id, r.id
-	ON CONFLICT (contact_id, rule_id) DO UPDATE
-	   SET value = (SELECT crm.decayed_value(s.value, s.as_of, r.half_life, greatest(s.as_of, excluded.as_of))
-						 + crm.decayed_value(excluded.value, excluded.as_of, r.half_life,
-											 greatest(s.as_of, excluded.as_of))
-					  FROM crm.engagement_rules r WHERE r.id = s.rule_id),
-		   as_of = greatest(s.as_of, excluded.as_of);
-	-- The contact row is written only when it matters: the grade changes or
-	-- the score reaches the MQL threshold (the row trigger then hands the
-	-- lead off).  Otherwise the snapshot stays as of engagement_as_of and
-	-- crm.lead_scores / crm.lead_score() give the current value; this keeps
-	-- the cost of an activity off the contacts table and its triggers.
-	UPDATE crm.contacts c
-	   SET engagement_score = x.engagement, engagement_as_of = now()
-	  FROM (SELECT t.id, COALESCE(e.engagement_score, 0) AS engagement,
-				   crm.clamp_points(COALESCE(t.fit_score::float8, 0) + COALESCE(e.engagement_score, 0), 0,
-									st.score_ceiling) AS score,
-				   crm._grade(t.fit_score::float8, COALESCE(e.engagement_score, 0), st.grade_a_fit, st.grade_b_fit,
-							  st.grade_1_engagement, st.grade_2_engagement) AS grade,
-				   t.lead_grade, t.lead_score, t.lifecycle_stage, st.mql_threshold, st.handoff_enabled
-			  FROM crm.contacts t
-			 CROSS JOIN crm.scoring_settings st
-			  LEFT JOIN (SELECT en.contact_id, en.engagement_score FROM crm.engagement_now en
-						  WHERE en.contact_id = ANY (touched)) e ON e.contact_id = t.id
-			 WHERE t.id = ANY (touched)) x
-	 WHERE c.id = x.id
-	   AND (x.grade IS DISTINCT FROM x.lead_grade
-			OR (x.handoff_enabled AND x.score >= x.mql_threshold
-				AND (x.lead_score IS NULL OR x.lead_score < x.mql_threshold)
-				AND crm.lifecycle_position(x.lifecycle_stage) < crm.lifecycle_position('mql')));
-END $$;
-
+-- recorded, so no state is ever ahead of the clock.  Inserted hard bounces
+-- and "left the company" events are also recorded in
+-- crm.invalidating_events (part 65) for record health.
+--
+-- The contact row is written only when it matters: the grade changes or
+-- the score reaches the MQL threshold (the row trigger then hands the lead
+-- off).  Otherwise the snapshot stays as of engagement_as_of and
+-- crm.lead_scores / crm.lead_score() give the current value; this keeps
+-- the cost of an activity off the contacts table, its indexes and its
+-- triggers (see docs/scoring.md, Performance, for the measured cost).
 CREATE FUNCTION crm._activities_score() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	c bigint[];
-	k text[];
-	t timestamptz[];
-	sg float8[];
-BEGIN
-	IF TG_OP = 'INSERT' THEN
-		SELECT array_agg(n.contact_id), array_agg(n.kind), array_agg(n.occurred_at), array_agg(1::float8)
-		  INTO c, k, t, sg FROM new_activities n;
-	ELSIF TG_OP = 'DELETE' THEN
-		SELECT array_agg(o.contact_id), array_agg(o.kind), array_agg(o.occurred_at), array_agg(-1::float8)
-		  INTO c, k, t, sg FROM old_activities o;
-	ELSE
-		-- only rows whose scoring inputs changed; the id never changes
-		SELECT array_agg(x.contact_id), array_agg(x.kind), array_agg(x.occurred_at), array_agg(x.sign)
-		  INTO c, k, t, sg
-		  FROM new_activities n JOIN old_activities o ON o.id = n.id
-		 CROSS JOIN LATERAL (VALUES (n.contact_id, n.kind, n.occurred_at, 1::float8),
-									(o.contact_id, o.kind, o.occurred_at, -1::float8)) AS x(contact_id, kind, occurred_at, sign)
-		 WHERE (n.contact_id, n.kind, n.occurred_at) IS DISTINCT FROM (o.contact_id, o.kind, o.occurred_at);
-	END IF;
-	IF c IS NOT NULL THEN
-		PERFORM crm._fold_engagement(c, k, t, sg);
-	END IF;
-	RETURN NULL;
-END $$;
+AS 'MODULE_PATHNAME', 'crm_activities_score'
+LANGUAGE C SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 CREATE TRIGGER score AFTER INSERT ON crm.activities
 	REFERENCING NEW TABLE AS new_activities
@@ -383,6 +317,40 @@ CREATE TRIGGER score_delete AFTER DELETE ON crm.activities
 CREATE TRIGGER score_update AFTER UPDATE ON crm.activities
 	REFERENCING OLD TABLE AS old_activities NEW TABLE AS new_activities
 	FOR EACH STATEMENT EXECUTE FUNCTION crm._activities_score();
+
+-- The trigger keeps the rules, groups, settings and stages in backend
+-- memory; a change to them tells every backend to read them again.
+CREATE FUNCTION crm._scoring_config_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'crm_scoring_config_changed'
+LANGUAGE C;
+CREATE TRIGGER scoring_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.engagement_rules
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._scoring_config_changed();
+CREATE TRIGGER scoring_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.score_groups
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._scoring_config_changed();
+CREATE TRIGGER scoring_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.scoring_settings
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._scoring_config_changed();
+CREATE TRIGGER scoring_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.lifecycle_stages
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._scoring_config_changed();
+
+-- crm.engagement_state has no foreign keys (a bulk rebuild would check
+-- every row twice); these two triggers do what ON DELETE CASCADE did.
+CREATE FUNCTION crm._engagement_state_cascade() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	IF TG_TABLE_NAME = 'contacts' THEN
+		DELETE FROM crm.engagement_state s USING gone g WHERE s.contact_id = g.id;
+	ELSE
+		DELETE FROM crm.engagement_state s USING gone g WHERE s.rule_id = g.id;
+	END IF;
+	RETURN NULL;
+END $$;
+CREATE TRIGGER engagement_state_cascade AFTER DELETE ON crm.contacts
+	REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._engagement_state_cascade();
+CREATE TRIGGER engagement_state_cascade AFTER DELETE ON crm.engagement_rules
+	REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._engagement_state_cascade();
 
 -- The fit rules as one SQL expression over the columns of crm._fit_sql's
 -- FROM list (b.seniority, b.title, ...), for set-based rescoring: every

@@ -37,9 +37,9 @@ COMMENT ON TABLE crm.health_settings IS
 	'record-health settings (one row): weights of the four parts, required fields, business value of a lead-score point';
 
 -- The latest event per contact that makes fields untrue: a hard bounce
--- (email) or leaving the company (every work field).  Kept by a trigger on
--- crm.activities, one row per (contact, kind), so health never scans the
--- activity history.
+-- (email) or leaving the company (every work field).  Kept by the scoring
+-- trigger on crm.activities (part 62, src/scoring.c), one row per
+-- (contact, kind), so health never scans the activity history.
 CREATE TABLE crm.invalidating_events (
 	contact_id bigint NOT NULL REFERENCES crm.contacts ON DELETE CASCADE,
 	kind text NOT NULL CHECK (kind IN ('email_bounced', 'left_company')),
@@ -49,21 +49,6 @@ CREATE TABLE crm.invalidating_events (
 SELECT pg_catalog.pg_extension_config_dump('crm.invalidating_events', '');
 COMMENT ON TABLE crm.invalidating_events IS
 	'the latest hard bounce and "left the company" event per contact (derived from crm.activities)';
-
-CREATE FUNCTION crm._activities_invalidate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	INSERT INTO crm.invalidating_events AS e (contact_id, kind, occurred_at)
-	SELECT n.contact_id, n.kind, max(n.occurred_at) FROM new_activities n
-	 WHERE n.kind IN ('email_bounced', 'left_company') AND n.contact_id IS NOT NULL
-	 GROUP BY n.contact_id, n.kind
-	ON CONFLICT (contact_id, kind) DO UPDATE SET occurred_at = greatest(e.occurred_at, excluded.occurred_at);
-	RETURN NULL;
-END $$;
-CREATE TRIGGER invalidate AFTER INSERT ON crm.activities
-	REFERENCING NEW TABLE AS new_activities
-	FOR EACH STATEMENT EXECUTE FUNCTION crm._activities_invalidate();
 
 -- Confidence of one field: zero when an invalidating event came after the
 -- last verification, else the decay model.

@@ -71,6 +71,5 @@ REVOKE ALL ON FUNCTION crm.schedule_audit(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.schedule_audit(text) TO crm_admin;
 REVOKE ALL ON FUNCTION crm.prune_audit_runs(interval) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.prune_audit_runs(interval) TO crm_admin;
-REVOKE ALL ON FUNCTION crm._fold_engagement(bigint[], text[], timestamptz[], float8[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm._assign_owner(crm.contacts) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm._round_robin(bigint, bigint[]) FROM PUBLIC;
