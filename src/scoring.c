@@ -1039,3 +1039,107 @@ crm_scoring_config_changed(PG_FUNCTION_ARGS)
 	Cache.valid = false;
 	return PointerGetDatum(NULL);
 }
+
+/*
+ * crm._engagement_total(group_name, points, min_points, max_points): the
+ * engagement of one contact from its per-rule points (already capped per
+ * rule), summed per score group, each group clamped to its bounds, the
+ * groups added up.  One aggregate per contact instead of a GROUP BY per
+ * (contact, group) and another per contact: crm.engagement_now, and so
+ * crm.lead_scores and crm.rescore_all(), aggregate a million contacts once.
+ */
+typedef struct EngagementGroupSum
+{
+	text	   *name;
+	double		sum;
+	bool		has_min;
+	double		min_points;
+	bool		has_max;
+	double		max_points;
+} EngagementGroupSum;
+
+typedef struct EngagementAggState
+{
+	int			ngroups;
+	int			maxgroups;
+	EngagementGroupSum *groups;
+} EngagementAggState;
+
+PG_FUNCTION_INFO_V1(crm_engagement_add);
+PG_FUNCTION_INFO_V1(crm_engagement_final);
+
+Datum
+crm_engagement_add(PG_FUNCTION_ARGS)
+{
+	MemoryContext aggcontext;
+	EngagementAggState *state;
+	text	   *name;
+	int			i;
+
+	if (!AggCheckCallContext(fcinfo, &aggcontext))
+		elog(ERROR, "crm_engagement_add called in non-aggregate context");
+	if (PG_ARGISNULL(0))
+	{
+		state = MemoryContextAllocZero(aggcontext, sizeof(EngagementAggState));
+		state->maxgroups = 4;
+		state->groups = MemoryContextAllocZero(aggcontext, sizeof(EngagementGroupSum) * state->maxgroups);
+	}
+	else
+		state = (EngagementAggState *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1))
+		PG_RETURN_POINTER(state);
+	name = PG_GETARG_TEXT_PP(1);
+	for (i = 0; i < state->ngroups; i++)
+	{
+		text	   *g = state->groups[i].name;
+
+		if (VARSIZE_ANY_EXHDR(g) == VARSIZE_ANY_EXHDR(name) &&
+			memcmp(VARDATA_ANY(g), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
+			break;
+	}
+	if (i == state->ngroups)
+	{
+		EngagementGroupSum *g;
+		MemoryContext old;
+
+		if (state->ngroups == state->maxgroups)
+		{
+			state->maxgroups *= 2;
+			state->groups = repalloc(state->groups, sizeof(EngagementGroupSum) * state->maxgroups);
+		}
+		g = &state->groups[state->ngroups++];
+		old = MemoryContextSwitchTo(aggcontext);
+		g->name = (text *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
+		MemoryContextSwitchTo(old);
+		g->sum = 0.0;
+		g->has_min = !PG_ARGISNULL(3);
+		g->min_points = g->has_min ? PG_GETARG_FLOAT8(3) : 0.0;
+		g->has_max = !PG_ARGISNULL(4);
+		g->max_points = g->has_max ? PG_GETARG_FLOAT8(4) : 0.0;
+	}
+	/* a null value counts as 0, as crm.clamp_points reads it */
+	if (!PG_ARGISNULL(2))
+		state->groups[i].sum += PG_GETARG_FLOAT8(2);
+	PG_RETURN_POINTER(state);
+}
+
+Datum
+crm_engagement_final(PG_FUNCTION_ARGS)
+{
+	EngagementAggState *state;
+	double		total = 0.0;
+	int			i;
+
+	if (PG_ARGISNULL(0))
+		PG_RETURN_NULL();
+	state = (EngagementAggState *) PG_GETARG_POINTER(0);
+	if (state->ngroups == 0)
+		PG_RETURN_NULL();
+	for (i = 0; i < state->ngroups; i++)
+	{
+		EngagementGroupSum *g = &state->groups[i];
+
+		total += Clamp(g->sum, g->has_min, g->min_points, g->has_max, g->max_points);
+	}
+	PG_RETURN_FLOAT8(total);
+}

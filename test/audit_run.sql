@@ -1,7 +1,7 @@
 -- Record health (its parts at known times), the re-verification queue and
 -- the seven-step data audit on a small fixture.
 BEGIN;
-SELECT plan(33);
+SELECT plan(35);
 
 UPDATE crm.health_settings SET confidence_weight = 0.4, completeness_weight = 0.25, validity_weight = 0.2,
 	uniqueness_weight = 0.15, required_fields = '{given_name,family_name,email,phone,title,account,country}',
@@ -51,6 +51,15 @@ SELECT is(email_confidence, 1.0::float8, 're-verifying after the bounce restores
 INSERT INTO crm.contacts (id, given_name, family_name, email) VALUES (5, 'Test', 'Test', 'x@mailinator.com');
 SELECT is(validity, 0.3333, 'disposable address and placeholder name: 1 of 3 checks passed')
   FROM crm.contact_health WHERE contact_id = 5;
+
+SELECT is(ARRAY(SELECT crm._placeholder_text(v) FROM unnest(ARRAY['test', 'TEST  n/a', 'asdfgh', 'N/A', 'na', 'xxx',
+		'Foo Bar', '???', '--', '...', ' unknown ', 'Dummy none']) v),
+	ARRAY[true, true, true, true, true, true, true, true, true, true, true, true],
+	'placeholder words alone or together, any case, are placeholders');
+SELECT is(ARRAY(SELECT crm._placeholder_text(v) FROM unnest(ARRAY['', '   ', 'xx', 'Testa', 'Tess Test', 'asd',
+		'n/a/b', 'VP Sales', 'Ana', 'foo-bar', '?-']) v),
+	ARRAY[false, false, false, false, false, false, false, false, false, false, false],
+	'a real word, a blank, or a mix is not');
 
 -- Uniqueness: the same email twice, the same name at the same company
 INSERT INTO crm.contacts (id, given_name, family_name, email, account_id) VALUES

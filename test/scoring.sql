@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(88);
+SELECT plan(93);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -150,8 +150,32 @@ SELECT is((SELECT engagement_score FROM crm.lead_scores WHERE contact_id = 102),
 	'and the engagement is 10 (open) + 10 (visits, capped) - 30 (floor)');
 
 UPDATE crm.activities SET occurred_at = now() - interval '60 days' WHERE contact_id = 102 AND kind = 'email_opened';
+SAVEPOINT rule_change;
 SELECT is(value, 5.0::float8, 're-dating an activity moves its points: 20 * 1/4') FROM crm.engagement_state s
   JOIN crm.engagement_rules r ON r.id = s.rule_id WHERE s.contact_id = 102 AND r.name = 'opened';
+
+-- The trigger keeps the rules in memory: a change is seen at once, and
+-- an UPDATE that moves an activity to another contact moves its points.
+INSERT INTO crm.contacts (id, given_name) VALUES (104, 'Dee'), (105, 'Eve');
+UPDATE crm.engagement_rules SET points = 16 WHERE name = 'opened';
+INSERT INTO crm.activities (contact_id, kind, occurred_at) VALUES (104, 'email_opened', now() - interval '60 days');
+SELECT is(value, 4.0::float8, 'a rule changed in the same transaction counts at once: 16 * 1/4')
+  FROM crm.engagement_state s JOIN crm.engagement_rules r ON r.id = s.rule_id
+ WHERE s.contact_id = 104 AND r.name = 'opened';
+UPDATE crm.activities SET contact_id = 105 WHERE contact_id = 104;
+SELECT is(ARRAY(SELECT s.value FROM crm.engagement_state s JOIN crm.engagement_rules r ON r.id = s.rule_id
+				 WHERE s.contact_id IN (104, 105) AND r.name = 'opened' ORDER BY s.contact_id),
+	'{0,4}'::float8[], 'moving an activity to another contact moves its points');
+INSERT INTO crm.activities (contact_id, kind, occurred_at)
+SELECT 105, k, now() - interval '1 day' FROM unnest('{note,email_sent,web_visit}'::text[]) k;
+SELECT is(crm.engagement_score(105), 4.0::float8 + 4, 'activities without a rule count for nothing, a web visit 4');
+SELECT is((SELECT engagement_score FROM crm.lead_scores WHERE contact_id = 105), crm.engagement_score(105),
+	'crm.lead_scores agrees with crm.engagement_score() after the trigger');
+DELETE FROM crm.engagement_rules WHERE name = 'opened';
+SELECT is((SELECT count(*)::int FROM crm.engagement_state s WHERE s.contact_id IN (104, 105)
+			  AND s.rule_id NOT IN (SELECT id FROM crm.engagement_rules)), 0,
+	'deleting a rule deletes its state');
+ROLLBACK TO rule_change;
 
 -- MQL hand-off
 CREATE ROLE regress_rep_a LOGIN;

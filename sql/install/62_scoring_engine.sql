@@ -37,7 +37,8 @@ CREATE TABLE crm.engagement_state (
 	as_of timestamptz NOT NULL,
 	PRIMARY KEY (contact_id, rule_id)
 );
-CREATE INDEX ON crm.engagement_state (rule_id);
+-- No index on rule_id: only deleting a rule looks rows up by it, and an
+-- index would be one more entry to write per row on every activity.
 -- Time-window rules and the audit read recent activities: a BRIN index on
 -- the (roughly append-ordered) activity time is tiny and cheap to keep.
 CREATE INDEX activities_occurred_at_brin ON crm.activities USING brin (occurred_at);
@@ -175,8 +176,28 @@ END $$;
 COMMENT ON FUNCTION crm.lead_score(bigint, timestamptz) IS
 	'lead score of a contact at as_of (default now), with engagement decayed to that moment; null for an unknown or invisible contact; writes nothing';
 
+-- The engagement of one contact from its per-rule points: summed per
+-- score group, each group clamped to [min_points, max_points], the groups
+-- added up (C: src/scoring.c).  Null when there are no rows.
+CREATE FUNCTION crm._engagement_add(state internal, group_name text, points float8,
+									min_points float8, max_points float8)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'crm_engagement_add'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION crm._engagement_final(state internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'crm_engagement_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE crm._engagement_total(group_name text, points float8, min_points float8, max_points float8) (
+	SFUNC = crm._engagement_add,
+	STYPE = internal,
+	FINALFUNC = crm._engagement_final
+);
+COMMENT ON AGGREGATE crm._engagement_total(text, float8, float8, float8) IS
+	'engagement from per-rule points: summed per score group, each group clamped to its bounds, groups added';
+
 -- Engagement of every contact, decayed to now: one pass over the state,
--- one range scan of the activities inside the longest time window.
+-- one range scan of the activities inside the longest time window, one
+-- aggregate per contact.
 CREATE VIEW crm.engagement_now WITH (security_invoker = true) AS
 WITH per_rule AS (
 	SELECT s.contact_id, r.group_name,
@@ -192,13 +213,10 @@ WITH per_rule AS (
 												WHERE w.active)
 	   AND a.occurred_at > pg_catalog.now() - r.time_window AND a.occurred_at <= pg_catalog.now()
 	 GROUP BY a.contact_id, r.id, r.group_name, r.max_points
-), per_group AS (
-	SELECT p.contact_id, crm.clamp_points(pg_catalog.sum(p.v), sg.min_points, sg.max_points) AS total
-	  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
-	 GROUP BY p.contact_id, sg.name, sg.min_points, sg.max_points
 )
-SELECT g.contact_id, pg_catalog.sum(g.total)::float8 AS engagement_score
-  FROM per_group g GROUP BY g.contact_id;
+SELECT p.contact_id, crm._engagement_total(p.group_name, p.v, sg.min_points, sg.max_points) AS engagement_score
+  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
+ GROUP BY p.contact_id;
 COMMENT ON VIEW crm.engagement_now IS
 	'engagement score, decayed to now, of every contact with engagement (set-based; used by crm.lead_scores and crm.rescore_all)';
 

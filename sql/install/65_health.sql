@@ -50,6 +50,15 @@ SELECT pg_catalog.pg_extension_config_dump('crm.invalidating_events', '');
 COMMENT ON TABLE crm.invalidating_events IS
 	'the latest hard bounce and "left the company" event per contact (derived from crm.activities)';
 
+-- The placeholder test of the validity part (C: src/health.c): one or more
+-- tokens, each test, asdf..., n/a, na, none, unknown, xxx..., dummy, foo,
+-- bar, ?..., -... or ...; case-insensitive.
+CREATE FUNCTION crm._placeholder_text(value text) RETURNS boolean
+AS 'MODULE_PATHNAME', 'crm_placeholder_text'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm._placeholder_text(text) IS
+	'whether a name or title is only placeholder words such as test, n/a, asdf or xxx';
+
 -- Confidence of one field: zero when an invalidating event came after the
 -- last verification, else the decay model.
 CREATE FUNCTION crm._field_confidence(rate float8, verified_at timestamptz, invalidated_at timestamptz,
@@ -100,6 +109,21 @@ WITH r AS (
 	SELECT d.domain FROM crm.email_domains d WHERE d.kind = 'disposable'
 	EXCEPT
 	SELECT d.domain FROM crm.email_domains d WHERE d.kind = 'ordinary'
+), hs AS MATERIALIZED (
+	-- the settings once, so each row tests booleans, not arrays
+	SELECT h.*,
+		   'given_name' = ANY (h.required_fields) AS req_given_name,
+		   'family_name' = ANY (h.required_fields) AS req_family_name,
+		   'email' = ANY (h.required_fields) AS req_email,
+		   'phone' = ANY (h.required_fields) AS req_phone,
+		   'title' = ANY (h.required_fields) AS req_title,
+		   'job_function' = ANY (h.required_fields) AS req_job_function,
+		   'account' = ANY (h.required_fields) AS req_account,
+		   'country' = ANY (h.required_fields) AS req_country,
+		   'city' = ANY (h.required_fields) AS req_city,
+		   'postcode' = ANY (h.required_fields) AS req_postcode,
+		   'lead_source' = ANY (h.required_fields) AS req_lead_source
+	  FROM crm.health_settings h
 ), dup_email AS (
 	SELECT o.email FROM crm.contacts o WHERE o.email IS NOT NULL GROUP BY o.email HAVING pg_catalog.count(*) > 1
 ), dup_name AS (
@@ -118,24 +142,23 @@ WITH r AS (
 					+ CASE WHEN c.account_c IS NOT NULL THEN c.account_w ELSE 0 END
 					+ CASE WHEN c.address_c IS NOT NULL THEN c.address_w ELSE 0 END, 0) AS confidence,
 		   -- inline, no query per row
-		   ((CASE WHEN 'given_name' = ANY (hs.required_fields) AND c.given_name IS NOT NULL AND pg_catalog.btrim(c.given_name) <> '' THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'family_name' = ANY (hs.required_fields) AND c.family_name IS NOT NULL AND pg_catalog.btrim(c.family_name) <> '' THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'email' = ANY (hs.required_fields) AND c.email IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'phone' = ANY (hs.required_fields) AND c.phone IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'title' = ANY (hs.required_fields) AND c.title IS NOT NULL AND pg_catalog.btrim(c.title) <> '' THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'job_function' = ANY (hs.required_fields) AND c.job_function IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'account' = ANY (hs.required_fields) AND c.account_id IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'country' = ANY (hs.required_fields) AND c.country IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'city' = ANY (hs.required_fields) AND c.city IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'postcode' = ANY (hs.required_fields) AND c.postcode IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN 'lead_source' = ANY (hs.required_fields) AND c.lead_source IS NOT NULL THEN 1 ELSE 0 END))::float8
+		   ((CASE WHEN hs.req_given_name AND c.given_name IS NOT NULL AND pg_catalog.btrim(c.given_name) <> '' THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_family_name AND c.family_name IS NOT NULL AND pg_catalog.btrim(c.family_name) <> '' THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_email AND c.email IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_phone AND c.phone IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_title AND c.title IS NOT NULL AND pg_catalog.btrim(c.title) <> '' THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_job_function AND c.job_function IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_account AND c.account_id IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_country AND c.country IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_city AND c.city IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_postcode AND c.postcode IS NOT NULL THEN 1 ELSE 0 END)
+			+ (CASE WHEN hs.req_lead_source AND c.lead_source IS NOT NULL THEN 1 ELSE 0 END))::float8
 			/ pg_catalog.cardinality(hs.required_fields) AS completeness,
 		   1.0::float8 - (
 				(CASE WHEN c.bounced_at IS NOT NULL AND c.bounced_at >= COALESCE(c.email_verified_at, c.created_at)
 					  THEN 1 ELSE 0 END)
 			  + (CASE WHEN crm.email_domain(c.email) IN (SELECT dd.domain FROM disposable dd) THEN 1 ELSE 0 END)
-			  + (CASE WHEN pg_catalog.concat_ws(' ', c.given_name, c.family_name, c.title)
-							~* '^\s*(test|asdf\w*|n/?a|none|unknown|xxx+|dummy|foo|bar|\?+|-+|\.+)(\s+(test|asdf\w*|n/?a|none|unknown|xxx+|dummy|foo|bar|\?+|-+|\.+))*\s*$'
+			  + (CASE WHEN crm._placeholder_text(pg_catalog.concat_ws(' ', c.given_name, c.family_name, c.title))
 					  THEN 1 ELSE 0 END)
 		   ) / 3.0 AS validity,
 		   CASE WHEN de.email IS NOT NULL OR dn.account_id IS NOT NULL
@@ -145,7 +168,7 @@ WITH r AS (
 		   c.address_c AS address_confidence,
 		   hs.confidence_weight, hs.completeness_weight, hs.validity_weight, hs.uniqueness_weight
 	  FROM conf c
-	 CROSS JOIN crm.health_settings hs
+	 CROSS JOIN hs
 	  LEFT JOIN dup_email de ON de.email OPERATOR(crm.=) c.email
 	  LEFT JOIN dup_name dn ON dn.account_id = c.account_id AND dn.family = pg_catalog.lower(c.family_name)
 						   AND dn.given = pg_catalog.lower(COALESCE(c.given_name, ''))
