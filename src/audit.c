@@ -70,6 +70,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
 #include "storage/lmgr.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
@@ -128,8 +129,8 @@ static const struct
 	{"id", INT8OID},
 	{"logged_at", TIMESTAMPTZOID},
 	{"user_id", INT8OID},
-	{"db_role", NAMEOID},
-	{"login", NAMEOID},
+	{"db_role", TEXTOID},
+	{"login", TEXTOID},
 	{"table_name", TEXTOID},
 	{"op", TEXTOID},
 	{"row_id", INT8OID},
@@ -147,6 +148,8 @@ static struct
 	bool		plain;			/* exactly the expected columns */
 	Oid			seqid;			/* sequence behind the identity column id */
 	AttrNumber	attnums[LOG_NCOLUMNS];
+	MemoryContext cxt;			/* holds checks */
+	ExprState **checks;			/* the log's CHECK constraints, ready to run */
 }			LogShape;
 
 /* Who is who: crm.users id by role name, read as the log's owner. */
@@ -384,8 +387,52 @@ LogIsPlain(Relation log)
 		if (seen != LOG_NCOLUMNS ||
 			TupleDescAttr(desc, LogShape.attnums[LOG_ID] - 1)->attidentity != ATTRIBUTE_IDENTITY_ALWAYS)
 			LogShape.plain = false;
+
+		/*
+		 * Columns the writer may leave NULL must allow it (the others it
+		 * always fills).
+		 */
+		if (LogShape.plain)
+		{
+			static const int nullable[] = {LOG_USER_ID, LOG_ROW_ID, LOG_OLD_VALUES, LOG_NEW_VALUES};
+
+			for (k = 0; k < lengthof(nullable); k++)
+				if (TupleDescAttr(desc, LogShape.attnums[nullable[k]] - 1)->attnotnull)
+					LogShape.plain = false;
+		}
+
+		/*
+		 * Under Citus the log may be a distributed table, whose rows only
+		 * Citus knows where to put.  Distributing it changes the table, so
+		 * checking when its definition changes is enough.
+		 */
+		if (OidIsValid(get_extension_oid("citus", true)))
+			LogShape.plain = false;
 		if (LogShape.plain)
 			LogShape.seqid = getIdentitySequence(RelationGetRelid(log), LogShape.attnums[LOG_ID], false);
+
+		/*
+		 * The CHECK constraints, compiled once per definition of the log
+		 * instead of once per statement (what the executor would do with a
+		 * fresh ResultRelInfo).  A writer of an outer statement may still be
+		 * running the old ones: they live until the transaction ends.
+		 */
+		if (LogShape.cxt != NULL)
+			MemoryContextSetParent(LogShape.cxt, TopTransactionContext);
+		LogShape.cxt = NULL;
+		LogShape.checks = NULL;
+		if (LogShape.plain && desc->constr != NULL && desc->constr->num_check > 0)
+		{
+			ConstrCheck *check = desc->constr->check;
+			MemoryContext old;
+
+			LogShape.cxt = AllocSetContextCreate(TopMemoryContext, "crm audit log checks", ALLOCSET_SMALL_SIZES);
+			old = MemoryContextSwitchTo(LogShape.cxt);
+			LogShape.checks = palloc(sizeof(ExprState *) * desc->constr->num_check);
+			for (i = 0; i < desc->constr->num_check; i++)
+				LogShape.checks[i] = ExecInitExpr(expression_planner(stringToNode(check[i].ccbin)), NULL);
+			MemoryContextSwitchTo(old);
+		}
 		LogShape.relid = RelationGetRelid(log);
 	}
 	if (!LogShape.plain || log->rd_rel->relkind != RELKIND_RELATION || log->rd_rules != NULL)
@@ -394,8 +441,6 @@ LogIsPlain(Relation log)
 		(trig->trig_insert_before_row || trig->trig_insert_after_row || trig->trig_insert_instead_row ||
 		 trig->trig_insert_before_statement || trig->trig_insert_after_statement ||
 		 trig->trig_insert_new_table))
-		return false;
-	if (OidIsValid(get_extension_oid("citus", true)))
 		return false;
 	return true;
 }
@@ -508,6 +553,8 @@ typedef struct AuditStatement
 	bool		user_isnull;
 	NameData	db_role;
 	NameData	login;
+	text	   *db_role_text;
+	text	   *login_text;
 	text	   *table_name;
 	text	   *op;
 	bool		is_contacts;	/* contact_id is the row's own id */
@@ -547,6 +594,7 @@ WriterStart(LogWriter *w, Relation log)
 	ExecInitResultRelation(w->estate, w->rri, 1);
 	w->rel = w->rri->ri_RelationDesc;
 	ExecOpenIndices(w->rri, false);
+	w->rri->ri_ConstraintExprs = LogShape.checks;
 	w->cid = GetCurrentCommandId(true);
 	w->estate->es_output_cid = w->cid;
 	w->bistate = GetBulkInsertState();
@@ -604,8 +652,8 @@ WriterAdd(LogWriter *w, AuditStatement *st, Datum contact_id, Datum row_id, bool
 	SET(LOG_LOGGED_AT, TimestampTzGetDatum(w->logged_at));
 	if (!st->user_isnull)
 		SET(LOG_USER_ID, st->user_id);
-	SET(LOG_DB_ROLE, NameGetDatum(&st->db_role));
-	SET(LOG_LOGIN, NameGetDatum(&st->login));
+	SET(LOG_DB_ROLE, PointerGetDatum(st->db_role_text));
+	SET(LOG_LOGIN, PointerGetDatum(st->login_text));
 	SET(LOG_TABLE_NAME, PointerGetDatum(st->table_name));
 	SET(LOG_OP, PointerGetDatum(st->op));
 	if (!row_id_isnull)
@@ -859,6 +907,8 @@ crm_audit_trigger(PG_FUNCTION_ARGS)
 	/* Who: captured before anything switches the user id. */
 	namestrcpy(&st.db_role, GetUserNameFromId(GetUserId(), false));
 	namestrcpy(&st.login, GetUserNameFromId(GetSessionUserId(), false));
+	st.db_role_text = cstring_to_text(NameStr(st.db_role));
+	st.login_text = cstring_to_text(NameStr(st.login));
 	st.table_name = cstring_to_text(RelationGetRelationName(trigdata->tg_relation));
 	st.is_contacts = strcmp(RelationGetRelationName(trigdata->tg_relation), "contacts") == 0;
 

@@ -4,7 +4,7 @@
 -- trigger, a rule or unexpected columns).  Both must log the same thing,
 -- and that must be what to_jsonb makes of every kind of column.
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 SET client_min_messages = warning;
 SET TimeZone = 'UTC';
 
@@ -122,6 +122,17 @@ SAVEPOINT direct_again;
 SELECT regress_audit.scenario();
 SELECT is(regress_audit.logged(), :'direct_log'::jsonb, 'dropping the trigger and column brings the direct writer back');
 ROLLBACK TO SAVEPOINT direct_again;
+
+-- A CHECK constraint added to the log binds the direct writer too.
+SAVEPOINT log_check;
+ALTER TABLE crm.audit_log ADD CONSTRAINT regress_no_kinds CHECK (table_name <> 'kinds') NOT VALID;
+SELECT throws_ok($$INSERT INTO regress_audit.kinds (id) VALUES (40)$$, '23514', NULL,
+	'a CHECK constraint added to the log holds for the direct writer');
+ALTER TABLE crm.audit_log DROP CONSTRAINT regress_no_kinds;
+INSERT INTO regress_audit.kinds (id) VALUES (40);
+SELECT is((SELECT count(*)::int FROM crm.audit_log WHERE table_name = 'kinds' AND row_id = 40), 1,
+	'and no longer once it is dropped');
+ROLLBACK TO SAVEPOINT log_check;
 
 -- Log rows belong to the statement's transaction.
 SAVEPOINT before_insert;
