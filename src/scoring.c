@@ -131,6 +131,8 @@ static bool CallbackRegistered = false;
 static Oid	WatchedRels[WATCHED_RELS];
 /* Bumped by every invalidation, so one that arrives while loading counts. */
 static uint64 Invalidations = 0;
+/* Bumped by every load, so an aggregate notices a reload under its feet. */
+static uint64 CacheGeneration = 0;
 
 static SPIPlanPtr UpsertPlan = NULL;
 static SPIPlanPtr UpdatePlan = NULL;
@@ -364,6 +366,7 @@ LoadCache(void)
 	CheckIndexColumns(Cache.contacts_pkey, Cache.contacts, "id", NULL);
 	CheckIndexColumns(Cache.state_pkey, Cache.state, "contact_id", "rule_id");
 	CheckIndexColumns(Cache.activities_time, Cache.activities, "contact_id", "occurred_at");
+	CacheGeneration++;
 	/* an invalidation that arrived meanwhile makes the next call load again */
 	Cache.valid = (Invalidations == invalidations_before);
 }
@@ -1041,105 +1044,117 @@ crm_scoring_config_changed(PG_FUNCTION_ARGS)
 }
 
 /*
- * crm._engagement_total(group_name, points, min_points, max_points): the
- * engagement of one contact from its per-rule points (already capped per
- * rule), summed per score group, each group clamped to its bounds, the
- * groups added up.  One aggregate per contact instead of a GROUP BY per
- * (contact, group) and another per contact: crm.engagement_now, and so
- * crm.lead_scores and crm.rescore_all(), aggregate a million contacts once.
+ * crm._engagement_of(rule_id, amount, as_of): the engagement of one contact
+ * from its rows of crm.engagement_state and its window counts, with the
+ * rules from the backend's cache: one aggregate per contact, no join with
+ * the rules and groups per row, so crm.engagement_now (and with it
+ * crm.lead_scores and crm.rescore_all()) is one pass over the state.  For a
+ * decaying or permanent rule, amount is the stored value as of as_of,
+ * decayed here to the transaction time; for a window rule, amount is the
+ * number of its activities inside the window (as_of null).  Rows of rules
+ * that are inactive or gone count for nothing, as in the join it replaces.
  */
-typedef struct EngagementGroupSum
+typedef struct EngagementOfState
 {
-	text	   *name;
-	double		sum;
-	bool		has_min;
-	double		min_points;
-	bool		has_max;
-	double		max_points;
-} EngagementGroupSum;
+	uint64		generation;		/* of the cache the sums are indexed by */
+	bool		seen;			/* a row counted */
+	double		sums[FLEXIBLE_ARRAY_MEMBER];	/* per group */
+} EngagementOfState;
 
-typedef struct EngagementAggState
+static void
+CheckGeneration(EngagementOfState *state)
 {
-	int			ngroups;
-	int			maxgroups;
-	EngagementGroupSum *groups;
-} EngagementAggState;
+	if (state->generation != CacheGeneration || !Cache.valid)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("scoring rules changed while engagement was being summed"),
+				 errhint("Run the query again.")));
+}
 
-PG_FUNCTION_INFO_V1(crm_engagement_add);
-PG_FUNCTION_INFO_V1(crm_engagement_final);
+PG_FUNCTION_INFO_V1(crm_engagement_of_add);
+PG_FUNCTION_INFO_V1(crm_engagement_of_final);
+
+static void
+EnsureCacheFromSql(void)
+{
+	if (Cache.valid)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	LoadCache();
+	SPI_finish();
+}
 
 Datum
-crm_engagement_add(PG_FUNCTION_ARGS)
+crm_engagement_of_add(PG_FUNCTION_ARGS)
 {
 	MemoryContext aggcontext;
-	EngagementAggState *state;
-	text	   *name;
-	int			i;
+	EngagementOfState *state;
+	int			ri;
+	ScoringRule *r;
+	double		v;
 
 	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "crm_engagement_add called in non-aggregate context");
+		elog(ERROR, "crm_engagement_of_add called in non-aggregate context");
+	EnsureCacheFromSql();
 	if (PG_ARGISNULL(0))
 	{
-		state = MemoryContextAllocZero(aggcontext, sizeof(EngagementAggState));
-		state->maxgroups = 4;
-		state->groups = MemoryContextAllocZero(aggcontext, sizeof(EngagementGroupSum) * state->maxgroups);
+		state = MemoryContextAllocZero(aggcontext, offsetof(EngagementOfState, sums) +
+									   sizeof(double) * (Cache.ngroups + 1));
+		state->generation = CacheGeneration;
 	}
 	else
-		state = (EngagementAggState *) PG_GETARG_POINTER(0);
-	if (PG_ARGISNULL(1))
+		state = (EngagementOfState *) PG_GETARG_POINTER(0);
+	CheckGeneration(state);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_POINTER(state);
-	name = PG_GETARG_TEXT_PP(1);
-	for (i = 0; i < state->ngroups; i++)
+	ri = RuleById(PG_GETARG_INT64(1));
+	if (ri < 0)
+		PG_RETURN_POINTER(state);
+	r = &Cache.rules[ri];
+	v = PG_GETARG_FLOAT8(2);
+	if (r->has_window)
 	{
-		text	   *g = state->groups[i].name;
+		double		sum = 0.0;
+		int64		n;
 
-		if (VARSIZE_ANY_EXHDR(g) == VARSIZE_ANY_EXHDR(name) &&
-			memcmp(VARDATA_ANY(g), VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name)) == 0)
-			break;
+		if (!PG_ARGISNULL(3))
+			PG_RETURN_POINTER(state);	/* a stored row of a window rule */
+		for (n = 0; n < (int64) v; n++)
+			sum += r->points;
+		v = sum;
 	}
-	if (i == state->ngroups)
+	else
 	{
-		EngagementGroupSum *g;
-		MemoryContext old;
-
-		if (state->ngroups == state->maxgroups)
-		{
-			state->maxgroups *= 2;
-			state->groups = repalloc(state->groups, sizeof(EngagementGroupSum) * state->maxgroups);
-		}
-		g = &state->groups[state->ngroups++];
-		old = MemoryContextSwitchTo(aggcontext);
-		g->name = (text *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
-		MemoryContextSwitchTo(old);
-		g->sum = 0.0;
-		g->has_min = !PG_ARGISNULL(3);
-		g->min_points = g->has_min ? PG_GETARG_FLOAT8(3) : 0.0;
-		g->has_max = !PG_ARGISNULL(4);
-		g->max_points = g->has_max ? PG_GETARG_FLOAT8(4) : 0.0;
+		if (PG_ARGISNULL(3))
+			PG_RETURN_POINTER(state);	/* a window count of a rule that is no longer one */
+		if (r->has_half_life)
+			v = crm_decayed_value_at(v, PG_GETARG_TIMESTAMPTZ(3), r->half_life,
+									 GetCurrentTransactionStartTimestamp());
 	}
-	/* a null value counts as 0, as crm.clamp_points reads it */
-	if (!PG_ARGISNULL(2))
-		state->groups[i].sum += PG_GETARG_FLOAT8(2);
+	state->sums[r->group] += Clamp(v, r->has_max, -r->max_points, r->has_max, r->max_points);
+	state->seen = true;
 	PG_RETURN_POINTER(state);
 }
 
 Datum
-crm_engagement_final(PG_FUNCTION_ARGS)
+crm_engagement_of_final(PG_FUNCTION_ARGS)
 {
-	EngagementAggState *state;
+	EngagementOfState *state;
 	double		total = 0.0;
 	int			i;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	state = (EngagementAggState *) PG_GETARG_POINTER(0);
-	if (state->ngroups == 0)
+	state = (EngagementOfState *) PG_GETARG_POINTER(0);
+	if (!state->seen)
 		PG_RETURN_NULL();
-	for (i = 0; i < state->ngroups; i++)
+	CheckGeneration(state);
+	for (i = 0; i < Cache.ngroups; i++)
 	{
-		EngagementGroupSum *g = &state->groups[i];
+		ScoringGroup *g = &Cache.groups[i];
 
-		total += Clamp(g->sum, g->has_min, g->min_points, g->has_max, g->max_points);
+		total += Clamp(state->sums[i], g->has_min, g->min_points, g->has_max, g->max_points);
 	}
 	PG_RETURN_FLOAT8(total);
 }

@@ -176,46 +176,46 @@ END $$;
 COMMENT ON FUNCTION crm.lead_score(bigint, timestamptz) IS
 	'lead score of a contact at as_of (default now), with engagement decayed to that moment; null for an unknown or invisible contact; writes nothing';
 
--- The engagement of one contact from its per-rule points: summed per
--- score group, each group clamped to [min_points, max_points], the groups
--- added up (C: src/scoring.c).  Null when there are no rows.
-CREATE FUNCTION crm._engagement_add(state internal, group_name text, points float8,
-									min_points float8, max_points float8)
+-- The engagement of one contact from its rows of crm.engagement_state and
+-- the counts of its window rules, with the rules as the scoring trigger
+-- keeps them in memory (C: src/scoring.c; PARALLEL RESTRICTED: the rules
+-- are the leader's, read once per backend): decayed to the transaction time,
+-- capped per rule, summed and clamped per group, added up.  Null when no
+-- row counts.
+CREATE FUNCTION crm._engagement_of_add(state internal, rule_id bigint, amount float8, as_of timestamptz)
 RETURNS internal
-AS 'MODULE_PATHNAME', 'crm_engagement_add'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION crm._engagement_final(state internal) RETURNS float8
-AS 'MODULE_PATHNAME', 'crm_engagement_final'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
-CREATE AGGREGATE crm._engagement_total(group_name text, points float8, min_points float8, max_points float8) (
-	SFUNC = crm._engagement_add,
+AS 'MODULE_PATHNAME', 'crm_engagement_of_add'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION crm._engagement_of_final(state internal) RETURNS float8
+AS 'MODULE_PATHNAME', 'crm_engagement_of_final'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+-- STABLE: reads the rules and the transaction time.
+CREATE AGGREGATE crm._engagement_of(rule_id bigint, amount float8, as_of timestamptz) (
+	SFUNC = crm._engagement_of_add,
 	STYPE = internal,
-	FINALFUNC = crm._engagement_final
+	FINALFUNC = crm._engagement_of_final
 );
-COMMENT ON AGGREGATE crm._engagement_total(text, float8, float8, float8) IS
-	'engagement from per-rule points: summed per score group, each group clamped to its bounds, groups added';
+COMMENT ON AGGREGATE crm._engagement_of(bigint, float8, timestamptz) IS
+	'engagement of a contact from its state rows (value, as_of) and window counts (count, null), by the current rules';
 
 -- Engagement of every contact, decayed to now: one pass over the state,
 -- one range scan of the activities inside the longest time window, one
 -- aggregate per contact.
 CREATE VIEW crm.engagement_now WITH (security_invoker = true) AS
 WITH per_rule AS (
-	SELECT s.contact_id, r.group_name,
-		   crm.clamp_points(crm.decayed_value(s.value, s.as_of, r.half_life, pg_catalog.now()),
-							-r.max_points, r.max_points) AS v
-	  FROM crm.engagement_state s JOIN crm.engagement_rules r ON r.id = s.rule_id
-	 WHERE r.active AND r.time_window IS NULL
+	SELECT s.contact_id, s.rule_id, s.value AS amount, s.as_of
+	  FROM crm.engagement_state s
 	UNION ALL
-	SELECT a.contact_id, r.group_name, crm.clamp_points(pg_catalog.sum(r.points), -r.max_points, r.max_points)
+	SELECT a.contact_id, r.id, pg_catalog.count(*)::float8, NULL::timestamptz
 	  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
 	 WHERE r.active AND r.time_window IS NOT NULL
 	   AND a.occurred_at > pg_catalog.now() - (SELECT pg_catalog.max(w.time_window) FROM crm.engagement_rules w
 												WHERE w.active)
 	   AND a.occurred_at > pg_catalog.now() - r.time_window AND a.occurred_at <= pg_catalog.now()
-	 GROUP BY a.contact_id, r.id, r.group_name, r.max_points
+	 GROUP BY a.contact_id, r.id
 )
-SELECT p.contact_id, crm._engagement_total(p.group_name, p.v, sg.min_points, sg.max_points) AS engagement_score
-  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
+SELECT p.contact_id, crm._engagement_of(p.rule_id, p.amount, p.as_of) AS engagement_score
+  FROM per_rule p
  GROUP BY p.contact_id;
 COMMENT ON VIEW crm.engagement_now IS
 	'engagement score, decayed to now, of every contact with engagement (set-based; used by crm.lead_scores and crm.rescore_all)';
