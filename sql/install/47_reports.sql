@@ -213,18 +213,26 @@ SELECT mo.month_start AS month,
 COMMENT ON VIEW crm.report_churn IS
 	'per month: customers at start, new, churned, at end; churn and retention rates of the customers at the start of the month';
 
+-- Tenure reads accounts only, so everyone who may see customers gets it
+-- (support included); lifetime value adds the deals.
 CREATE VIEW crm.report_customer_tenure WITH (security_invoker = true) AS
 SELECT a.id AS account_id, a.name AS account, a.lifecycle, a.customer_since, a.churned_at,
 	   (COALESCE(a.churned_at, pg_catalog.now()::date) - a.customer_since) AS tenure_days,
-	   pg_catalog.age(COALESCE(a.churned_at, pg_catalog.now()::date), a.customer_since) AS tenure,
-	   COALESCE(w.deals_won, 0) AS deals_won,
-	   COALESCE(w.lifetime_value, 0) AS lifetime_value
+	   pg_catalog.age(COALESCE(a.churned_at, pg_catalog.now()::date), a.customer_since) AS tenure
   FROM crm.accounts a
-  LEFT JOIN (SELECT d.account_id, pg_catalog.count(*) AS deals_won, pg_catalog.sum(d.amount) AS lifetime_value
-			   FROM crm.deals d WHERE d.status = 'won' GROUP BY d.account_id) w ON w.account_id = a.id
  WHERE a.customer_since IS NOT NULL;
 COMMENT ON VIEW crm.report_customer_tenure IS
-	'per customer (current or churned): how long they have been (or were) a customer, deals won and lifetime value';
+	'per customer (current or churned): how long they have been (or were) a customer';
+
+CREATE VIEW crm.report_customer_value WITH (security_invoker = true) AS
+SELECT t.account_id, t.account, t.lifecycle, t.customer_since, t.churned_at, t.tenure_days, t.tenure,
+	   COALESCE(w.deals_won, 0) AS deals_won,
+	   COALESCE(w.lifetime_value, 0) AS lifetime_value
+  FROM crm.report_customer_tenure t
+  LEFT JOIN (SELECT d.account_id, pg_catalog.count(*) AS deals_won, pg_catalog.sum(d.amount) AS lifetime_value
+			   FROM crm.deals d WHERE d.status = 'won' GROUP BY d.account_id) w ON w.account_id = t.account_id;
+COMMENT ON VIEW crm.report_customer_value IS
+	'per customer (current or churned): tenure, deals won and lifetime value (won deal amounts)';
 
 CREATE VIEW crm.report_overdue_tasks WITH (security_invoker = true) AS
 SELECT t.id AS task_id, t.title, t.assignee_id, u.display_name AS assignee, t.due_at,
@@ -233,7 +241,18 @@ SELECT t.id AS task_id, t.title, t.assignee_id, u.display_name AS assignee, t.du
  WHERE t.status = 'open' AND t.due_at < pg_catalog.now();
 COMMENT ON VIEW crm.report_overdue_tasks IS 'open follow-ups past their due time, with how long overdue';
 
-GRANT SELECT ON crm.report_pipeline, crm.report_funnel, crm.report_lead_sources, crm.report_campaigns,
-	crm.report_rep_kpis, crm.report_open_tickets_by_age, crm.report_support, crm.report_churn,
-	crm.report_customer_tenure, crm.report_overdue_tasks
+-- Each report is granted to the roles whose slice of it means something.
+-- A role that may not read what a report is made of (support: deals and
+-- campaign members; marketing: deal owners and tickets), or whose slice
+-- would be a misleading answer (support sees customers only, so never a
+-- churned account), is refused the view itself -- "permission denied for
+-- view report_..." -- rather than an error about a table it never named.
+-- docs/security.md has the table; test/reports_roles.sql checks each cell.
+GRANT SELECT ON crm.report_funnel, crm.report_customer_tenure, crm.report_overdue_tasks
 	TO crm_admin, crm_manager, crm_rep, crm_marketing, crm_support, crm_analyst, crm_executive;
+GRANT SELECT ON crm.report_pipeline, crm.report_rep_kpis
+	TO crm_admin, crm_manager, crm_rep, crm_analyst, crm_executive;
+GRANT SELECT ON crm.report_lead_sources, crm.report_campaigns, crm.report_churn, crm.report_customer_value
+	TO crm_admin, crm_manager, crm_rep, crm_marketing, crm_analyst, crm_executive;
+GRANT SELECT ON crm.report_open_tickets_by_age, crm.report_support
+	TO crm_admin, crm_manager, crm_rep, crm_support, crm_analyst, crm_executive;

@@ -146,5 +146,5 @@ SET ROLE demo_ana;
 SELECT category, tickets, open_tickets, round(first_response_p50_hours::numeric, 1) AS first_response_h_p50,
 	   round(resolution_p90_hours::numeric, 1) AS resolution_h_p90
   FROM crm.report_support ORDER BY tickets DESC, category;
-SELECT account, lifecycle, tenure, lifetime_value FROM crm.report_customer_tenure ORDER BY tenure_days DESC LIMIT 5;
+SELECT account, lifecycle, tenure, lifetime_value FROM crm.report_customer_value ORDER BY tenure_days DESC LIMIT 5;
 RESET ROLE;
