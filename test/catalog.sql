@@ -36,11 +36,17 @@ SELECT is(ARRAY(SELECT t.oid::regtype::text FROM pg_type t
 
 -- C functions must say whether parallel workers may run them.  Trigger
 -- functions never run in a parallel query, and VOLATILE functions that
--- write (crm.audit_purge) must stay PARALLEL UNSAFE, so both are exempt.
+-- write (crm.audit_purge) must stay PARALLEL UNSAFE, so both are exempt;
+-- so are the per-user slice helpers of the policies, PARALLEL UNSAFE on
+-- purpose to keep a user's slice a serial index scan (docs/security.md).
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace = 'crm'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
                    AND p.prorettype <> 'trigger'::regtype AND p.provolatile <> 'v'
-                   AND p.proparallel = 'u' ORDER BY 1),
+                   AND p.proparallel = 'u'
+                   AND p.oid NOT IN ('crm.visible_owner_ids()'::regprocedure, 'crm.shared_contact_ids(boolean)'::regprocedure,
+                                     'crm.shared_account_ids(boolean)'::regprocedure,
+                                     'crm.shared_deal_ids(boolean)'::regprocedure)
+                 ORDER BY 1),
 	'{}'::text[], 'no C function is left PARALLEL UNSAFE by default');
 
 SELECT * FROM finish();

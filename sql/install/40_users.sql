@@ -115,38 +115,13 @@ CREATE TRIGGER users_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm
 -- large table that guess alone makes it start parallel workers to fetch one
 -- rep's few thousand rows (ten times slower than the serial index scan in
 -- bench/security.sql).  A user's slice is read serially.
+-- C (src/users.c): cached per role like crm.current_user_id(), and
+-- emptied by the same invalidations (crm.teams carries the trigger too,
+-- part 45); STABLE: depends on current_user, crm.users and crm.teams.  The
+-- lookups run with the caller's rights, as a SQL function would.
 CREATE FUNCTION crm.visible_owner_ids() RETURNS bigint[]
-	LANGUAGE plpgsql STABLE PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-	v_id bigint;
-	v_team bigint;
-	v_role text;
-	v_ids bigint[];
-BEGIN
-	SELECT u.id, u.team_id, u.crm_role INTO v_id, v_team, v_role
-	  FROM crm.users u WHERE u.login = CURRENT_USER AND u.active;
-	IF v_id IS NULL THEN
-		RETURN '{}'::bigint[];
-	ELSIF v_role <> 'manager' THEN
-		RETURN ARRAY[v_id];
-	END IF;
-	WITH RECURSIVE subteams(id) AS (
-		SELECT v_team WHERE v_team IS NOT NULL
-		UNION
-		SELECT t.id FROM crm.teams t JOIN subteams s ON t.parent_id = s.id
-	), reports(id) AS (
-		SELECT v_id
-		UNION
-		SELECT u.id FROM crm.users u JOIN reports r ON u.manager_id = r.id
-	)
-	SELECT pg_catalog.array_agg(DISTINCT x.id ORDER BY x.id) INTO v_ids
-	  FROM (SELECT r.id FROM reports r
-			UNION
-			SELECT u.id FROM crm.users u JOIN subteams s ON u.team_id = s.id) x;
-	RETURN v_ids;
-END
-$$;
+	AS 'MODULE_PATHNAME', 'crm_visible_owner_ids'
+	LANGUAGE C STABLE PARALLEL UNSAFE;
 COMMENT ON FUNCTION crm.visible_owner_ids() IS
 	'ids of the CRM users whose records the logged-in user reaches by ownership: self, and for a manager the whole team subtree and all reports';
 

@@ -115,43 +115,24 @@ COMMENT ON TABLE crm.shares IS 'records shared with a user who does not own them
 
 -- STABLE: depends on current_user and crm.shares.  Arrays of ids, computed
 -- once per query like crm.visible_owner_ids(), and PARALLEL UNSAFE for the
--- same reason; PL/pgSQL for cached plans.
+-- same reason; C (src/users.c) with the same per-role cache, emptied when
+-- crm.shares changes (its trigger is in part 45).  The lookups run with the
+-- caller's rights and row-level security.
 CREATE FUNCTION crm.shared_contact_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.contact_id ORDER BY s.contact_id), '{}'::bigint[])
-			  FROM crm.shares s
-			 WHERE s.user_id = crm.current_user_id() AND s.contact_id IS NOT NULL
-			   AND (NOT for_write OR s.access = 'write'));
-END
-$$;
+	AS 'MODULE_PATHNAME', 'crm_shared_contact_ids'
+	LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION crm.shared_contact_ids(boolean) IS
 	'ids of the contacts shared with the logged-in user (for_write: only write shares)';
 
 CREATE FUNCTION crm.shared_account_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.account_id ORDER BY s.account_id), '{}'::bigint[])
-			  FROM crm.shares s
-			 WHERE s.user_id = crm.current_user_id() AND s.account_id IS NOT NULL
-			   AND (NOT for_write OR s.access = 'write'));
-END
-$$;
+	AS 'MODULE_PATHNAME', 'crm_shared_account_ids'
+	LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION crm.shared_account_ids(boolean) IS
 	'ids of the accounts shared with the logged-in user (for_write: only write shares)';
 
 CREATE FUNCTION crm.shared_deal_ids(for_write boolean DEFAULT false) RETURNS bigint[]
-	LANGUAGE plpgsql STABLE STRICT PARALLEL UNSAFE SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-	RETURN (SELECT COALESCE(pg_catalog.array_agg(s.deal_id ORDER BY s.deal_id), '{}'::bigint[])
-			  FROM crm.shares s
-			 WHERE s.user_id = crm.current_user_id() AND s.deal_id IS NOT NULL
-			   AND (NOT for_write OR s.access = 'write'));
-END
-$$;
+	AS 'MODULE_PATHNAME', 'crm_shared_deal_ids'
+	LANGUAGE C STABLE STRICT PARALLEL UNSAFE;
 COMMENT ON FUNCTION crm.shared_deal_ids(boolean) IS
 	'ids of the deals shared with the logged-in user (for_write: only write shares)';
 

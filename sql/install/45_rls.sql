@@ -141,6 +141,15 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON crm.tasks TO crm_support;
 ------------------------------------------------------------------------
 -- Policies.
 ------------------------------------------------------------------------
+-- The reach the policies ask about (crm.visible_owner_ids(), the
+-- crm.shared_*_ids() arrays) is cached per session (src/users.c) and read
+-- from crm.users, crm.teams and crm.shares: a change to any of them empties
+-- the caches, of this session at once and of the others at commit.
+CREATE TRIGGER reach_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.teams
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._users_changed();
+CREATE TRIGGER reach_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.shares
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._users_changed();
+
 ALTER TABLE crm.teams ENABLE ROW LEVEL SECURITY;
 ALTER TABLE crm.teams FORCE ROW LEVEL SECURITY;
 ALTER TABLE crm.users ENABLE ROW LEVEL SECURITY;
