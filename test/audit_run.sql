@@ -1,7 +1,7 @@
 -- Record health (its parts at known times), the re-verification queue and
 -- the seven-step data audit on a small fixture.
 BEGIN;
-SELECT plan(35);
+SELECT plan(36);
 
 UPDATE crm.health_settings SET confidence_weight = 0.4, completeness_weight = 0.25, validity_weight = 0.2,
 	uniqueness_weight = 0.15, required_fields = '{given_name,family_name,email,phone,title,account,country}',
@@ -96,6 +96,9 @@ SELECT is((SELECT (t ->> 'rows')::bigint FROM jsonb_array_elements(:'r1'::jsonb 
 			WHERE t ->> 'table' = 'contacts'), (SELECT count(*) FROM crm.contacts), 'step 1 counts the contacts');
 SELECT is((:'r1'::jsonb #>> '{2_prioritise,open_pipeline,amount}')::numeric, 65000::numeric,
 	'step 2: the open pipeline');
+SELECT is(:'r1'::jsonb #> '{2_prioritise,reverify_first}',
+	(SELECT jsonb_agg(to_jsonb(q)) FROM crm.reverification_queue(10) q),
+	'step 2 ranks what to re-verify exactly as crm.reverification_queue(10)');
 SELECT is(:'r1'::jsonb #>> '{3_duplicates,source}',
 	CASE WHEN to_regprocedure('crm.find_duplicates(regclass,jsonb,double precision)') IS NULL
 		 THEN 'exact matches (install the dedupe engine for fuzzy matching)' ELSE 'crm.find_duplicates' END,

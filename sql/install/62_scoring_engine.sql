@@ -410,6 +410,33 @@ BEGIN
 	RETURN result;
 END $$;
 
+-- Rebuild crm.engagement_state from every activity: one aggregate per
+-- (contact, rule).  TRUNCATE, not DELETE: the rows are rebuilt from
+-- scratch, and inserting next to millions of dead index entries costs
+-- three times as much.  TRUNCATE holds an ACCESS EXCLUSIVE lock until
+-- commit, so readers of the scores wait for the rescore (activity writers
+-- waited already).  SECURITY DEFINER because only the owner may truncate
+-- (no role holds TRUNCATE on a crm table); it only rebuilds derived data,
+-- and only crm_admin, through crm.rescore_all(), may call it.
+CREATE FUNCTION crm._rebuild_engagement_state(as_of timestamptz) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
+AS $$
+BEGIN
+	TRUNCATE crm.engagement_state;
+	INSERT INTO crm.engagement_state (contact_id, rule_id, value, as_of)
+	SELECT a.contact_id, r.id,
+		   sum(crm.decayed_value(r.points, least(a.occurred_at, _rebuild_engagement_state.as_of), r.half_life,
+								 _rebuild_engagement_state.as_of)),
+		   _rebuild_engagement_state.as_of
+	  FROM crm.activities a
+	  JOIN crm.engagement_rules r ON r.activity_kind = a.kind AND r.active AND r.time_window IS NULL
+	 GROUP BY a.contact_id, r.id;
+	-- the statistics of the new rows, for the rescore's own queries
+	ANALYZE crm.engagement_state;
+END $$;
+REVOKE ALL ON FUNCTION crm._rebuild_engagement_state(timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm._rebuild_engagement_state(timestamptz) TO crm_admin;
+
 -- Recompute everything after a rule change, set-based: rebuild the state
 -- from the activities, then fit, engagement, score and grade of every
 -- contact whose fit or grade changed in one UPDATE (the per-row trigger
@@ -428,28 +455,27 @@ DECLARE
 BEGIN
 	SELECT * INTO STRICT st FROM crm.scoring_settings;
 	PERFORM set_config('crm.rescoring', 'on', true);
-	LOCK TABLE crm.engagement_state IN EXCLUSIVE MODE;
-	DELETE FROM crm.engagement_state;
-	INSERT INTO crm.engagement_state (contact_id, rule_id, value, as_of)
-	SELECT a.contact_id, r.id, sum(crm.decayed_value(r.points, least(a.occurred_at, t), r.half_life, t)), t
-	  FROM crm.activities a
-	  JOIN crm.engagement_rules r ON r.activity_kind = a.kind AND r.active AND r.time_window IS NULL
-	 GROUP BY a.contact_id, r.id;
+	PERFORM crm._rebuild_engagement_state(t);
 	DELETE FROM crm.invalidating_events;
 	INSERT INTO crm.invalidating_events (contact_id, kind, occurred_at)
 	SELECT a.contact_id, a.kind, max(a.occurred_at) FROM crm.activities a
 	 WHERE a.kind IN ('email_bounced', 'left_company') GROUP BY a.contact_id, a.kind;
-	ANALYZE crm.engagement_state;
 
 	EXECUTE format($q$
-		WITH base AS (
+		WITH titles AS (
+			-- seniority is a handful of regular expressions: once per
+			-- distinct title, not once per contact
+			SELECT d.title, crm.title_seniority(d.title) AS seniority
+			  FROM (SELECT DISTINCT c.title FROM crm.contacts c WHERE c.title IS NOT NULL) d
+		), base AS (
 			SELECT c.id, c.lead_score AS old_score, c.lifecycle_stage,
-				   crm.title_seniority(c.title) AS seniority, lower(c.title) AS title,
+				   ts.seniority, lower(c.title) AS title,
 				   lower(c.job_function) AS job_function, lower(a.industry) AS industry,
 				   a.employees::numeric AS employees, a.annual_revenue::numeric AS annual_revenue,
 				   COALESCE(c.country, a.country) AS country, c.lead_source,
 				   crm.email_domain(c.email) AS email_domain
 			  FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
+			  LEFT JOIN titles ts ON ts.title = c.title
 		), kinds AS (
 			SELECT d.email_domain,
 				   COALESCE(crm.lead_domain_kind(crm.try_email('postmaster@' || d.email_domain)), 'business') AS email_kind

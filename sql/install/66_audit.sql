@@ -87,9 +87,8 @@ BEGIN
 	doc := doc || jsonb_build_object('1_locate', jsonb_build_object('tables', step));
 
 	-- 2 prioritise by value
-	CREATE TEMP TABLE crm_audit_health ON COMMIT DROP AS
-	SELECT h.contact_id, h.health, h.confidence, h.completeness, h.validity, h.uniqueness
-	  FROM crm.contact_health h;
+	-- record health once: steps 2 and 5 read it from here
+	CREATE TEMP TABLE crm_audit_health ON COMMIT DROP AS SELECT h.* FROM crm.contact_health h;
 	doc := doc || jsonb_build_object('2_prioritise', jsonb_build_object(
 		'contacts_by_grade', (SELECT COALESCE(jsonb_object_agg(g, n), '{}') FROM
 			(SELECT COALESCE(c.lead_grade, 'ungraded') AS g, count(*) AS n FROM crm.contacts c GROUP BY 1) x),
@@ -98,7 +97,27 @@ BEGIN
 		'open_pipeline_on_unhealthy_contacts', (SELECT jsonb_build_object('deals', count(*), 'amount', COALESCE(sum(d.amount), 0))
 							FROM crm.deals d JOIN crm_audit_health h ON h.contact_id = d.contact_id
 						   WHERE d.status = 'open' AND h.health < 60),
-		'reverify_first', (SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]') FROM crm.reverification_queue(10) q)));
+		-- crm.reverification_queue(10), ranked the same way over the health
+		-- computed above instead of computing it a second time
+		'reverify_first', (SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]') FROM (
+			SELECT h.contact_id, s.field, s.conf AS field_confidence, 1 - h.confidence::float8 AS expected_staleness,
+				   COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point AS business_value,
+				   round(((COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point)
+						* (1 - h.confidence))::numeric, 2) AS priority
+			  FROM crm_audit_health h
+			  JOIN crm.contacts c ON c.id = h.contact_id
+			 CROSS JOIN crm.health_settings hs
+			  LEFT JOIN (SELECT dd.contact_id, sum(dd.amount) AS amount FROM crm.deals dd
+						  WHERE dd.status = 'open' AND dd.contact_id IS NOT NULL GROUP BY dd.contact_id) d
+				ON d.contact_id = h.contact_id
+			 CROSS JOIN LATERAL (SELECT x.field, x.conf FROM (VALUES
+					('email', h.email_confidence), ('phone', h.phone_confidence), ('title', h.title_confidence),
+					('job_function', h.job_function_confidence), ('account', h.account_confidence),
+					('address', h.address_confidence)) AS x(field, conf)
+				 WHERE x.conf IS NOT NULL ORDER BY x.conf, x.field LIMIT 1) s
+			 WHERE h.confidence IS NOT NULL AND h.confidence < 1
+			 ORDER BY 6 DESC, h.contact_id
+			 LIMIT 10) q)));
 
 	-- 3 duplicates
 	dedupe_fn := to_regprocedure('crm.find_duplicates(regclass,jsonb,double precision)');
