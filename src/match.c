@@ -2,7 +2,8 @@
  * match.c
  *	  The per-pair work of the Fellegi-Sunter record matcher: comparison
  *	  levels of two prepared records, their match weight under a model, the
- *	  evidence in words, and the clustering of scored pairs.
+ *	  evidence in words (match_cluster.c runs them over a whole table and
+ *	  clusters the result).
  *
  * Finding duplicates scores every candidate pair that blocking yields, so
  * this is the loop that must be fast; the set logic (mappings, blocking,
@@ -14,11 +15,13 @@
  * cached in fn_extra and rebuilt only when the bytes differ.
  *
  * Given names use the nickname table through crm.given_names_match(text,
- * text) and phones libphonenumber through crm.phone_match(text, text) when
- * those functions exist; without them those levels fall back to string
- * rules.  Phones are prepared as E.164 ("+...") when crm.try_phone parses
- * them and as "~digits" otherwise, and crm.phone_match (which raises on
- * text that is not a number) only ever sees two E.164 values.
+ * text) when it exists; without it that level falls back to string rules.
+ * Phones are prepared without parsing (parsing costs tens of microseconds
+ * a value, most of a million-record run): "+digits" when written with a
+ * country code, "~digits" otherwise.  Only pairs of "+" numbers that differ
+ * but share their last six digits go to libphonenumber (the shim's
+ * crm_pn_match, which never raises; a number it cannot parse gets the
+ * digit rules).
  */
 #include "postgres.h"
 
@@ -39,6 +42,7 @@
 #include <math.h>
 
 #include "match.h"
+#include "phonenumber.h"
 #include "similarity.h"
 
 /* Level tables: order is strongest first, "other" last. */
@@ -89,26 +93,7 @@ PG_FUNCTION_INFO_V1(crm_match_levels_weight);
 PG_FUNCTION_INFO_V1(crm_match_explain);
 PG_FUNCTION_INFO_V1(crm_match_kind_levels);
 PG_FUNCTION_INFO_V1(crm_match_fold);
-PG_FUNCTION_INFO_V1(crm_match_clusters);
 
-/* Parsed kinds and model, cached across the rows of one query. */
-typedef struct MatchState
-{
-	ArrayType  *kinds_raw;		/* copy, to recognise the same argument */
-	ArrayType  *weights_raw;
-	int			nfields;
-	int		   *kinds;
-	int			given_idx;		/* field index of given_name, or -1 */
-	int			family_idx;
-	int		   *offset;			/* into weights, per field */
-	float8	   *weights;
-	int			nweights;
-	bool		looked_up;
-	bool		has_nick;
-	FmgrInfo	nick_fn;
-	bool		has_phone;
-	FmgrInfo	phone_fn;
-} MatchState;
 
 static bool
 SameArray(ArrayType *cached, ArrayType *arg)
@@ -118,7 +103,7 @@ SameArray(ArrayType *cached, ArrayType *arg)
 }
 
 static void
-LookupHelpers(MatchState *st, MemoryContext cxt)
+LookupHelpers(CrmMatchState *st, MemoryContext cxt)
 {
 	Oid			argtypes[2] = {TEXTOID, TEXTOID};
 	Oid			fn;
@@ -130,18 +115,11 @@ LookupHelpers(MatchState *st, MemoryContext cxt)
 		fmgr_info_cxt(fn, &st->nick_fn, cxt);
 		st->has_nick = true;
 	}
-	fn = LookupFuncName(list_make2(makeString("crm"), makeString("phone_match")),
-						2, argtypes, true);
-	if (OidIsValid(fn) && get_func_rettype(fn) == TEXTOID)
-	{
-		fmgr_info_cxt(fn, &st->phone_fn, cxt);
-		st->has_phone = true;
-	}
 	st->looked_up = true;
 }
 
 static void
-ParseKinds(MatchState *st, ArrayType *kinds, MemoryContext cxt)
+ParseKinds(CrmMatchState *st, ArrayType *kinds, MemoryContext cxt)
 {
 	Datum	   *elems;
 	bool	   *nulls;
@@ -183,15 +161,15 @@ ParseKinds(MatchState *st, ArrayType *kinds, MemoryContext cxt)
 	}
 }
 
-static MatchState *
-GetState(FunctionCallInfo fcinfo, ArrayType *kinds, ArrayType *weights)
+CrmMatchState *
+crm_match_state(FunctionCallInfo fcinfo, ArrayType *kinds, ArrayType *weights)
 {
 	MemoryContext cxt = fcinfo->flinfo->fn_mcxt;
-	MatchState *st = (MatchState *) fcinfo->flinfo->fn_extra;
+	CrmMatchState *st = (CrmMatchState *) fcinfo->flinfo->fn_extra;
 
 	if (st == NULL)
 	{
-		st = MemoryContextAllocZero(cxt, sizeof(MatchState));
+		st = MemoryContextAllocZero(cxt, sizeof(CrmMatchState));
 		fcinfo->flinfo->fn_extra = st;
 	}
 	if (!SameArray(st->kinds_raw, kinds))
@@ -235,18 +213,11 @@ GetState(FunctionCallInfo fcinfo, ArrayType *kinds, ArrayType *weights)
 	return st;
 }
 
-/* One record's prepared values, pointers into the detoasted array. */
-typedef struct RecordValues
-{
-	int			n;
-	const char **s;
-	int		   *len;				/* -1 = missing */
-} RecordValues;
 
-static RecordValues
+static CrmRecordValues
 GetRecord(ArrayType *arr, int nfields, const char *which)
 {
-	RecordValues r;
+	CrmRecordValues r;
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
@@ -348,8 +319,10 @@ Digits(const char *s, int len, char *buf)
 static int
 CompareDates(const char *a, int la, const char *b, int lb)
 {
-	char	   *da = palloc(la + 1);
-	char	   *db = palloc(lb + 1);
+	char		bufa[64],
+				bufb[64];
+	char	   *da = la < 64 ? bufa : palloc(la + 1);
+	char	   *db = lb < 64 ? bufb : palloc(lb + 1);
 	int			na = Digits(a, la, da);
 	int			nb = Digits(b, lb, db);
 	int			level;
@@ -375,16 +348,20 @@ CompareDates(const char *a, int la, const char *b, int lb)
 		level = 3;
 	else
 		level = 4;
-	pfree(da);
-	pfree(db);
+	if (da != bufa)
+		pfree(da);
+	if (db != bufb)
+		pfree(db);
 	return level;
 }
 
 static int
-ComparePhones(MatchState *st, const char *a, int la, const char *b, int lb)
+ComparePhones(const char *a, int la, const char *b, int lb)
 {
-	char	   *da = palloc(la + 1);
-	char	   *db = palloc(lb + 1);
+	char		bufa[64],
+				bufb[64];
+	char	   *da = la < 64 ? bufa : palloc(la + 1);
+	char	   *db = lb < 64 ? bufb : palloc(lb + 1);
 	int			na = Digits(a, la, da);
 	int			nb = Digits(b, lb, db);
 	int			level = -1;
@@ -393,46 +370,43 @@ ComparePhones(MatchState *st, const char *a, int la, const char *b, int lb)
 		level = CRM_LEVEL_MISSING;
 	else if (na == nb && memcmp(da, db, na) == 0)
 		level = 0;
-	else if (st->has_phone && a[0] == '+' && b[0] == '+')
+	else if (a[0] == '+' && b[0] == '+')
 	{
 		/*
-		 * Both parsed as valid numbers when prepared (E.164).  Numbers whose
-		 * last six digits differ cannot share a national number, so
-		 * libphonenumber is asked only about the others.
+		 * Both written with a country code.  Numbers whose last six digits
+		 * differ cannot share a national number, so libphonenumber is asked
+		 * only about the others; a text it cannot parse gets the digit
+		 * rules below.
 		 */
 		if (na >= 6 && nb >= 6 && memcmp(da + na - 6, db + nb - 6, 6) == 0)
 		{
-			bool		isnull;
-			Datum		r = CallHelper(&st->phone_fn, a, la, b, lb, &isnull);
+			CrmPnMatch	m;
+			int			which;
 
-			if (!isnull)
-			{
-				char	   *m = TextDatumGetCString(r);
-
-				if (strcmp(m, "exact") == 0)
-					level = 0;
-				else if (strcmp(m, "nsn") == 0)
-					level = 1;
-				else if (strcmp(m, "short_nsn") == 0)
-					level = 2;
-			}
+			if (crm_pn_match(a, la, b, lb, &m, &which) == CRM_PN_OK)
+				level = m == CRM_PN_MATCH_EXACT ? 0 : m == CRM_PN_MATCH_NSN ? 1 :
+					m == CRM_PN_MATCH_SHORT_NSN ? 2 : 4;
 		}
 	}
-	else if (na >= 9 && nb >= 9 && memcmp(da + na - 9, db + nb - 9, 9) == 0)
-		level = 1;
-	else if (na >= 7 && nb >= 7 && memcmp(da + na - 7, db + nb - 7, 7) == 0)
-		level = 2;
-
 	if (level == -1)
+	{
+		if (na >= 9 && nb >= 9 && memcmp(da + na - 9, db + nb - 9, 9) == 0)
+			level = 1;
+		else if (na >= 7 && nb >= 7 && memcmp(da + na - 7, db + nb - 7, 7) == 0)
+			level = 2;
+	}
+	if (level == -1 || level == 4)
 		level = (crm_osa_distance_bytes(da, na, db, nb, 1) <= 1) ? 3 : 4;
-	pfree(da);
-	pfree(db);
+	if (da != bufa)
+		pfree(da);
+	if (db != bufb)
+		pfree(db);
 	return level;
 }
 
 /* Comparison level of field f of records a and b. */
-static int
-CompareField(MatchState *st, int f, const RecordValues *ra, const RecordValues *rb)
+int
+crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, const CrmRecordValues *rb)
 {
 	const char *a = ra->s[f];
 	const char *b = rb->s[f];
@@ -517,7 +491,7 @@ CompareField(MatchState *st, int f, const RecordValues *ra, const RecordValues *
 				return 4;
 			}
 		case CRM_KIND_PHONE:
-			return ComparePhones(st, a, la, b, lb);
+			return ComparePhones(a, la, b, lb);
 		case CRM_KIND_CITY:
 			if (BytesEq(a, la, b, lb))
 				return 0;
@@ -548,19 +522,19 @@ CompareField(MatchState *st, int f, const RecordValues *ra, const RecordValues *
 }
 
 static void
-CompareRecords(FunctionCallInfo fcinfo, bool with_weights, MatchState **stp, int **levelsp,
-			   RecordValues *ra, RecordValues *rb)
+CompareRecords(FunctionCallInfo fcinfo, bool with_weights, CrmMatchState **stp, int **levelsp,
+			   CrmRecordValues *ra, CrmRecordValues *rb)
 {
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *a = PG_GETARG_ARRAYTYPE_P(1);
 	ArrayType  *b = PG_GETARG_ARRAYTYPE_P(2);
-	MatchState *st = GetState(fcinfo, kinds, with_weights ? PG_GETARG_ARRAYTYPE_P(3) : NULL);
+	CrmMatchState *st = crm_match_state(fcinfo, kinds, with_weights ? PG_GETARG_ARRAYTYPE_P(3) : NULL);
 	int		   *levels = palloc(sizeof(int) * Max(st->nfields, 1));
 
 	*ra = GetRecord(a, st->nfields, "a");
 	*rb = GetRecord(b, st->nfields, "b");
 	for (int f = 0; f < st->nfields; f++)
-		levels[f] = CompareField(st, f, ra, rb);
+		levels[f] = crm_match_compare_field(st, f, ra, rb);
 	*stp = st;
 	*levelsp = levels;
 }
@@ -571,9 +545,9 @@ CompareRecords(FunctionCallInfo fcinfo, bool with_weights, MatchState **stp, int
 Datum
 crm_match_levels(PG_FUNCTION_ARGS)
 {
-	MatchState *st;
+	CrmMatchState *st;
 	int		   *levels;
-	RecordValues ra,
+	CrmRecordValues ra,
 				rb;
 	Datum	   *d;
 
@@ -591,9 +565,9 @@ crm_match_levels(PG_FUNCTION_ARGS)
 Datum
 crm_match_weight(PG_FUNCTION_ARGS)
 {
-	MatchState *st;
+	CrmMatchState *st;
 	int		   *levels;
-	RecordValues ra,
+	CrmRecordValues ra,
 				rb;
 	double		w;
 
@@ -614,7 +588,7 @@ crm_match_levels_weight(PG_FUNCTION_ARGS)
 {
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *lv = PG_GETARG_ARRAYTYPE_P(1);
-	MatchState *st = GetState(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(2));
+	CrmMatchState *st = crm_match_state(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(2));
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
@@ -676,9 +650,9 @@ ShownLength(int kind, const char *s, int len)
 Datum
 crm_match_explain(PG_FUNCTION_ARGS)
 {
-	MatchState *st;
+	CrmMatchState *st;
 	int		   *levels;
-	RecordValues ra,
+	CrmRecordValues ra,
 				rb;
 	StringInfoData buf;
 	StringInfoData line;
@@ -768,192 +742,4 @@ crm_match_fold(PG_FUNCTION_ARGS)
 	if (f[0] == '\0')
 		PG_RETURN_NULL();
 	PG_RETURN_TEXT_P(cstring_to_text(f));
-}
-
-/* Clustering */
-
-typedef struct ClusterEdge
-{
-	int32		a;
-	int32		b;
-	float8		p;
-} ClusterEdge;
-
-static int
-EdgeCmpDesc(const void *x, const void *y)
-{
-	const ClusterEdge *ex = x;
-	const ClusterEdge *ey = y;
-
-	if (ex->p != ey->p)
-		return ex->p > ey->p ? -1 : 1;
-	if (ex->a != ey->a)
-		return ex->a < ey->a ? -1 : 1;
-	return (ex->b > ey->b) - (ex->b < ey->b);
-}
-
-static int32
-Find(int32 *parent, int32 x)
-{
-	while (parent[x] != x)
-	{
-		parent[x] = parent[parent[x]];
-		x = parent[x];
-	}
-	return x;
-}
-
-/*
- * crm.match_clusters(a int4[], b int4[], p float8[], n int, min_probability float8) -> int4[]
- *
- * a, b hold every scored candidate pair (record numbers 1..n) and p its
- * probability.  Links at or above min_probability are taken strongest
- * first; two groups join through a link only when, among the scored pairs
- * between them, the links at or above min_probability are at least twice
- * the pairs scored below the veto level (1 - min_probability, at most 0.5).
- * That stops a chain A ~ B ~ C from joining A and C when A and C were
- * compared and found different.  Returns the group of each record, named by
- * its smallest record number.
- */
-Datum
-crm_match_clusters(PG_FUNCTION_ARGS)
-{
-	ArrayType  *aa = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *ab = PG_GETARG_ARRAYTYPE_P(1);
-	ArrayType  *ap = PG_GETARG_ARRAYTYPE_P(2);
-	int32		n = PG_GETARG_INT32(3);
-	float8		minp = PG_GETARG_FLOAT8(4);
-	float8		veto = Min(0.5, 1.0 - minp);
-	int			ne;
-	int32	   *va,
-			   *vb;
-	float8	   *vp;
-	ClusterEdge *edges;
-	int32	   *parent,
-			   *size,
-			   *next,
-			   *tail,
-			   *deg,
-			   *start,
-			   *adj,
-			   *minid;
-	float8	   *adjp;
-	int			nstrong = 0;
-	Datum	   *out;
-
-	if (ARR_HASNULL(aa) || ARR_HASNULL(ab) || ARR_HASNULL(ap) ||
-		ARR_NDIM(aa) > 1 || ARR_NDIM(ab) > 1 || ARR_NDIM(ap) > 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pair arrays must be one-dimensional and without nulls")));
-	ne = ArrayGetNItems(ARR_NDIM(aa), ARR_DIMS(aa));
-	if (ArrayGetNItems(ARR_NDIM(ab), ARR_DIMS(ab)) != ne ||
-		ArrayGetNItems(ARR_NDIM(ap), ARR_DIMS(ap)) != ne)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("pair arrays must have the same length")));
-	if (n < 0 || n > (int32) (MaxAllocSize / sizeof(int32) / 2) - 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("record count %d is out of range", n)));
-	if (isnan(minp) || minp <= 0.0 || minp > 1.0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("minimum probability must be greater than 0 and at most 1")));
-	va = (int32 *) ARR_DATA_PTR(aa);
-	vb = (int32 *) ARR_DATA_PTR(ab);
-	vp = (float8 *) ARR_DATA_PTR(ap);
-
-	parent = palloc(sizeof(int32) * (n + 1));
-	size = palloc(sizeof(int32) * (n + 1));
-	next = palloc(sizeof(int32) * (n + 1));
-	tail = palloc(sizeof(int32) * (n + 1));
-	minid = palloc(sizeof(int32) * (n + 1));
-	deg = palloc0(sizeof(int32) * (n + 2));
-	start = palloc0(sizeof(int32) * (n + 2));
-	for (int32 i = 0; i <= n; i++)
-	{
-		parent[i] = i;
-		size[i] = 1;
-		next[i] = 0;
-		tail[i] = i;
-		minid[i] = i;
-	}
-
-	/* Adjacency of all scored pairs (compressed rows). */
-	for (int i = 0; i < ne; i++)
-	{
-		if (va[i] < 1 || va[i] > n || vb[i] < 1 || vb[i] > n)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("record number out of range 1..%d", n)));
-		deg[va[i]]++;
-		deg[vb[i]]++;
-		if (vp[i] >= minp)
-			nstrong++;
-	}
-	for (int32 i = 1; i <= n + 1; i++)
-		start[i] = start[i - 1] + deg[i - 1];
-	adj = palloc(sizeof(int32) * Max(2 * (Size) ne, 1));
-	adjp = palloc(sizeof(float8) * Max(2 * (Size) ne, 1));
-	memset(deg, 0, sizeof(int32) * (n + 2));
-	for (int i = 0; i < ne; i++)
-	{
-		int			x = va[i],
-					y = vb[i];
-
-		adj[start[x] + deg[x]] = y;
-		adjp[start[x] + deg[x]++] = vp[i];
-		adj[start[y] + deg[y]] = x;
-		adjp[start[y] + deg[y]++] = vp[i];
-	}
-
-	edges = palloc(sizeof(ClusterEdge) * Max(nstrong, 1));
-	nstrong = 0;
-	for (int i = 0; i < ne; i++)
-		if (vp[i] >= minp && va[i] != vb[i])
-		{
-			edges[nstrong].a = va[i];
-			edges[nstrong].b = vb[i];
-			edges[nstrong++].p = vp[i];
-		}
-	qsort(edges, nstrong, sizeof(ClusterEdge), EdgeCmpDesc);
-
-	for (int e = 0; e < nstrong; e++)
-	{
-		int32		rx = Find(parent, edges[e].a);
-		int32		ry = Find(parent, edges[e].b);
-		int32		small,
-					big;
-		int			strong = 0,
-					weak = 0;
-
-		CHECK_FOR_INTERRUPTS();
-		if (rx == ry)
-			continue;
-		small = size[rx] <= size[ry] ? rx : ry;
-		big = small == rx ? ry : rx;
-		/* Count the scored pairs between the two groups. */
-		for (int32 m = small; m != 0; m = next[m])
-			for (int k = start[m]; k < start[m] + deg[m]; k++)
-				if (Find(parent, adj[k]) == big)
-				{
-					if (adjp[k] >= minp)
-						strong++;
-					else if (adjp[k] < veto)
-						weak++;
-				}
-		if (strong < 2 * weak)
-			continue;
-		parent[small] = big;
-		size[big] += size[small];
-		next[tail[big]] = small;
-		tail[big] = tail[small];
-		minid[big] = Min(minid[big], minid[small]);
-	}
-
-	out = palloc(sizeof(Datum) * Max(n, 1));
-	for (int32 i = 1; i <= n; i++)
-		out[i - 1] = Int32GetDatum(minid[Find(parent, i)]);
-	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, INT4OID, 4, true, TYPALIGN_INT));
 }

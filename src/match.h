@@ -14,6 +14,9 @@
 
 #include "postgres.h"
 
+#include "fmgr.h"
+#include "utils/array.h"
+
 #define CRM_LEVEL_MISSING (-1)
 #define CRM_MAX_LEVELS 8
 
@@ -49,5 +52,41 @@ extern const CrmKindInfo crm_kinds[CRM_KIND_COUNT];
 
 /* Kind by mapping name, or -1. */
 extern int	crm_kind_lookup(const char *name);
+
+/* Parsed kinds and model, cached across the rows of one query. */
+typedef struct CrmMatchState
+{
+	ArrayType  *kinds_raw;		/* copy, to recognise the same argument */
+	ArrayType  *weights_raw;
+	int			nfields;
+	int		   *kinds;
+	int			given_idx;		/* field index of given_name, or -1 */
+	int			family_idx;
+	int		   *offset;			/* into weights, per field */
+	float8	   *weights;
+	int			nweights;
+	bool		looked_up;
+	bool		has_nick;
+	FmgrInfo	nick_fn;
+} CrmMatchState;
+
+/* One record's prepared values, pointers into the detoasted array. */
+typedef struct CrmRecordValues
+{
+	int			n;
+	const char **s;
+	int		   *len;				/* -1 = missing */
+} CrmRecordValues;
+
+/*
+ * Parsed kinds and model of a call, cached in fn_extra (weights may be NULL
+ * when only levels are needed).
+ */
+extern CrmMatchState *crm_match_state(FunctionCallInfo fcinfo, ArrayType *kinds,
+									  ArrayType *weights);
+
+/* Level of field f of two records, or CRM_LEVEL_MISSING. */
+extern int	crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra,
+									const CrmRecordValues *rb);
 
 #endif							/* CRM_MATCH_H */

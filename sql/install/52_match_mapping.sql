@@ -59,14 +59,13 @@ BEGIN
 			$f$NULLIF(pg_catalog.lower(pg_catalog.btrim(%1$s)), '') || pg_catalog.chr(31) || pg_catalog.lower(coalesce(%2$s, pg_catalog.btrim(%1$s)))$f$,
 			expr, canon);
 	WHEN 'phone' THEN
-		-- Valid numbers as E.164 ("+..."), others as "~digits" (see match.c).
-		IF pg_catalog.to_regtype('crm.phone') IS NOT NULL
-		   AND pg_catalog.to_regprocedure('crm.try_phone(text, text)') IS NOT NULL THEN
-			RETURN pg_catalog.format(
-				$f$coalesce(pg_catalog.split_part(crm.try_phone(%1$s)::text, ';', 1), NULLIF('~' || pg_catalog.regexp_replace(%1$s, '[^0-9]', '', 'g'), '~'))$f$,
-				expr);
-		END IF;
-		RETURN pg_catalog.format($f$NULLIF(pg_catalog.regexp_replace(%s, '[^0-9+]', '', 'g'), '')$f$, expr);
+		-- "+digits" when written with a country code, else "~digits";
+		-- anything from the first letter on (an extension) is left out.
+		-- No parsing here (it costs tens of microseconds a value): match.c
+		-- asks libphonenumber about the few pairs that need it.
+		RETURN pg_catalog.format(
+			$f$NULLIF(NULLIF(CASE WHEN %1$s LIKE '+%%' THEN '+' ELSE '~' END || pg_catalog.regexp_replace(pg_catalog.regexp_replace(%1$s, '[A-Za-z;#].*$', ''), '[^0-9]', '', 'g'), '+'), '~')$f$,
+			expr);
 	WHEN 'birth_date' THEN
 		RETURN pg_catalog.format($f$NULLIF(pg_catalog.regexp_replace(%s, '[^0-9]', '', 'g'), '')$f$, expr);
 	WHEN 'postcode' THEN
@@ -291,10 +290,9 @@ $$;
 COMMENT ON FUNCTION crm._match_records_sql(jsonb, bool) IS
 	'SQL text selecting (rid, id, prepared values) from the source of a canonical dedupe mapping, or only the record whose id is $1';
 
--- SQL text selecting candidate pairs (ra, rb, rule) from a CTE "rec" of
--- prepared records: one key per record and blocking rule, blocks above
--- max_block_size skipped, pairs deduplicated across rules unless per_rule.
-CREATE FUNCTION crm._match_pairs_sql(m jsonb, per_rule bool DEFAULT false) RETURNS text
+-- SQL text of a query of (rule, key) over a prepared record "r": one
+-- blocking key per rule, NULL when the record has no key for it.
+CREATE FUNCTION crm._match_keys_sql(m jsonb) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
 DECLARE
@@ -315,7 +313,9 @@ BEGIN
 		FOR part IN SELECT pg_catalog.jsonb_array_elements_text(rule) LOOP
 			IF part IN ('name_initials', 'name_phonetic') THEN
 				e := CASE part WHEN 'name_initials' THEN 'pg_catalog.left(%1$s, 1)' ELSE 'crm.phonetic_key(%1$s)' END;
-				e := pg_catalog.format('(SELECT pg_catalog.string_agg(k, '' '' ORDER BY k) FROM (VALUES (%s), (%s)) AS v(k))',
+				-- The two keys in sorted order, space-separated (either alone
+				-- when the other is missing).
+				e := pg_catalog.format('(CASE WHEN %1$s IS NULL THEN %2$s WHEN %2$s IS NULL THEN %1$s ELSE LEAST(%1$s, %2$s) || '' '' || GREATEST(%1$s, %2$s) END)',
 					pg_catalog.format(e, pg_catalog.format('r.f[%s]', pg_catalog.array_position(kinds, 'given_name'))),
 					pg_catalog.format(e, pg_catalog.format('r.f[%s]', pg_catalog.array_position(kinds, 'family_name'))));
 				parts := parts || e;
@@ -337,24 +337,57 @@ BEGIN
 			parts := parts || e;
 			conds := conds || pg_catalog.format('%s <> ''''', e);
 		END LOOP;
-		vals := vals || pg_catalog.format('(%s, CASE WHEN %s THEN %s END)', rno,
+		vals := vals || pg_catalog.format('CASE WHEN %s THEN %s END',
 			pg_catalog.array_to_string(conds, ' AND '),
 			pg_catalog.array_to_string(parts, ' || pg_catalog.chr(31) || '));
 	END LOOP;
+	-- One array, not a VALUES list: VALUES compiles its expressions again
+	-- for each outer record.
+	RETURN pg_catalog.format(
+		'SELECT u.o::int, u.key FROM pg_catalog.unnest(ARRAY[%s]::text[]) WITH ORDINALITY AS u(key, o)',
+		pg_catalog.array_to_string(vals, ', '));
+END;
+$$;
+COMMENT ON FUNCTION crm._match_keys_sql(jsonb) IS
+	'SQL text of the blocking keys (rule, key) of a prepared record r under a canonical dedupe mapping';
+
+-- SQL text selecting candidate pairs (ra, rb, rule) from a CTE "rec" of
+-- prepared records: one key per record and blocking rule, blocks above
+-- max_block_size skipped, pairs deduplicated across rules unless per_rule.
+CREATE FUNCTION crm._match_pairs_sql(m jsonb, per_rule bool DEFAULT false) RETURNS text
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN pg_catalog.format($q$
 	keys AS MATERIALIZED (
 		SELECT r.rid, k.rule, k.key, pg_catalog.count(*) OVER (PARTITION BY k.rule, k.key) AS n
-		  FROM rec r CROSS JOIN LATERAL (VALUES %s) AS k(rule, key)
+		  FROM rec r CROSS JOIN LATERAL (%s) AS k(rule, key)
 		 WHERE k.key IS NOT NULL),
 	pairs AS (
 		SELECT %s a.rid AS ra, b.rid AS rb %s
 		  FROM keys a JOIN keys b ON a.rule = b.rule AND a.key = b.key AND a.rid < b.rid
 		 WHERE a.n <= %s AND b.n <= %s)$q$,
-		pg_catalog.array_to_string(vals, ', '),
+		crm._match_keys_sql(m),
 		CASE WHEN per_rule THEN '' ELSE 'DISTINCT' END,
 		CASE WHEN per_rule THEN ', a.rule' ELSE '' END,
 		(m ->> 'max_block_size')::int, (m ->> 'max_block_size')::int);
-END;
-$$;
 COMMENT ON FUNCTION crm._match_pairs_sql(jsonb, bool) IS
 	'SQL text of the blocking CTEs of a canonical dedupe mapping: candidate pairs (ra, rb) of CTE rec';
+
+-- SQL text of the query crm._match_run_pairs and crm._match_run_clusters
+-- read: every prepared record, then every block of two to max_block_size
+-- records sharing a key (a pair may come from several rules; the C side
+-- deduplicates them).
+CREATE FUNCTION crm._match_run_sql(m jsonb) RETURNS text
+	LANGUAGE sql STABLE PARALLEL SAFE
+	-- STABLE: see crm._match_records_sql.
+	RETURN pg_catalog.format($q$
+	WITH rec AS MATERIALIZED (%s)
+	SELECT r.rid, r.id, r.f, NULL::int4[] FROM rec r
+	UNION ALL
+	SELECT NULL, NULL, NULL, pg_catalog.array_agg(r.rid)
+	  FROM rec r CROSS JOIN LATERAL (%s) AS k(rule, key)
+	 WHERE k.key IS NOT NULL
+	 GROUP BY k.rule, k.key
+	HAVING pg_catalog.count(*) BETWEEN 2 AND %s$q$,
+		crm._match_records_sql(m), crm._match_keys_sql(m), (m ->> 'max_block_size')::int);
+COMMENT ON FUNCTION crm._match_run_sql(jsonb) IS
+	'SQL text of the records and blocks of a canonical dedupe mapping, as crm._match_run_pairs reads them';

@@ -49,31 +49,31 @@ CREATE FUNCTION crm.find_duplicates(source regclass DEFAULT 'crm.contacts'::text
 									min_probability float8 DEFAULT 0.9)
 	RETURNS TABLE (id_a text, id_b text, probability float8, evidence jsonb)
 	LANGUAGE plpgsql VOLATILE
+	-- The records and blocks are read whole: plan for that, not for the
+	-- first rows.
+	SET cursor_tuple_fraction = 1
 AS $$
 DECLARE
 	m jsonb;
 	w float8[];
 	mid bigint;
+	kinds text[];
+	cur refcursor;
 BEGIN
 	IF min_probability IS NULL OR min_probability <= 0 OR min_probability > 1 THEN
 		RAISE EXCEPTION 'min_probability must be greater than 0 and at most 1'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	m := crm.match_mapping(source, mapping);
+	kinds := crm._match_mapping_kinds(m);
 	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m) mm;
-	RETURN QUERY EXECUTE pg_catalog.format($q$
-	WITH rec AS MATERIALIZED (%s),
-	%s,
-	scored AS (
-		SELECT p.ra, p.rb, crm.match_weight($1, a.f, b.f, $2) AS w
-		  FROM pairs p JOIN rec a ON a.rid = p.ra JOIN rec b ON b.rid = p.rb)
-	SELECT a.id, b.id, 1.0 / (1.0 + pg_catalog.power(2.0::float8, -s.w)),
-		   crm.match_explain($1, a.f, b.f, $2) || pg_catalog.jsonb_build_object('model', $4)
-	  FROM scored s JOIN rec a ON a.rid = s.ra JOIN rec b ON b.rid = s.rb
-	 WHERE 1.0 / (1.0 + pg_catalog.power(2.0::float8, -s.w)) >= $3
-	 ORDER BY s.w DESC, a.id, b.id$q$,
-		crm._match_records_sql(m), crm._match_pairs_sql(m))
-	USING crm._match_mapping_kinds(m), w, min_probability, mid;
+	OPEN cur NO SCROLL FOR EXECUTE crm._match_run_sql(m);
+	RETURN QUERY
+	SELECT r.id_a, r.id_b, 1.0 / (1.0 + pg_catalog.power(2.0::float8, -r.weight)),
+		   crm.match_explain(kinds, r.a, r.b, w) || pg_catalog.jsonb_build_object('model', mid)
+	  FROM crm._match_run_pairs(kinds, w, cur, min_probability) r
+	 ORDER BY r.weight DESC, r.id_a, r.id_b;
+	CLOSE cur;
 END;
 $$;
 COMMENT ON FUNCTION crm.find_duplicates(regclass, jsonb, float8) IS
@@ -83,45 +83,26 @@ CREATE FUNCTION crm.duplicate_clusters(source regclass DEFAULT 'crm.contacts'::t
 									   min_probability float8 DEFAULT 0.9)
 	RETURNS TABLE (cluster_id bigint, id text, probability float8)
 	LANGUAGE plpgsql VOLATILE
+	-- As crm.find_duplicates.
+	SET cursor_tuple_fraction = 1
 AS $$
 DECLARE
 	m jsonb;
 	w float8[];
-	mid bigint;
+	cur refcursor;
 BEGIN
 	IF min_probability IS NULL OR min_probability <= 0 OR min_probability > 1 THEN
 		RAISE EXCEPTION 'min_probability must be greater than 0 and at most 1'
 			USING ERRCODE = 'invalid_parameter_value';
 	END IF;
 	m := crm.match_mapping(source, mapping);
-	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m) mm;
-	RETURN QUERY EXECUTE pg_catalog.format($q$
-	WITH rec AS MATERIALIZED (%s),
-	%s,
-	scored AS MATERIALIZED (
-		SELECT p.ra, p.rb, 1.0 / (1.0 + pg_catalog.power(2.0::float8, -crm.match_weight($1, a.f, b.f, $2))) AS p
-		  FROM pairs p JOIN rec a ON a.rid = p.ra JOIN rec b ON b.rid = p.rb),
-	groups AS (
-		SELECT g.grp, g.rid::int AS rid
-		  FROM pg_catalog.unnest(crm.match_clusters(
-				(SELECT coalesce(pg_catalog.array_agg(ra), '{}') FROM scored),
-				(SELECT coalesce(pg_catalog.array_agg(rb), '{}') FROM scored),
-				(SELECT coalesce(pg_catalog.array_agg(p), '{}') FROM scored),
-				(SELECT coalesce(pg_catalog.max(rid), 0) FROM rec), $3)) WITH ORDINALITY AS g(grp, rid)),
-	multi AS (
-		SELECT g.grp, g.rid FROM groups g
-		 WHERE g.grp IN (SELECT grp FROM groups GROUP BY grp HAVING pg_catalog.count(*) > 1)),
-	best AS (
-		SELECT x.rid, pg_catalog.max(x.p) AS p
-		  FROM (SELECT s.ra AS rid, s.p, s.rb AS other FROM scored s
-				UNION ALL SELECT s.rb, s.p, s.ra FROM scored s) x
-		  JOIN multi ma ON ma.rid = x.rid JOIN multi mb ON mb.rid = x.other AND mb.grp = ma.grp
-		 GROUP BY x.rid)
-	SELECT pg_catalog.dense_rank() OVER (ORDER BY mu.grp)::bigint, r.id, b.p
-	  FROM multi mu JOIN rec r ON r.rid = mu.rid LEFT JOIN best b ON b.rid = mu.rid
-	 ORDER BY 1, 2$q$,
-		crm._match_records_sql(m), crm._match_pairs_sql(m))
-	USING crm._match_mapping_kinds(m), w, min_probability;
+	SELECT mm.weights INTO w FROM crm._match_model(m) mm;
+	OPEN cur NO SCROLL FOR EXECUTE crm._match_run_sql(m);
+	RETURN QUERY
+	SELECT pg_catalog.dense_rank() OVER (ORDER BY c.cluster)::bigint, c.id, c.probability
+	  FROM crm._match_run_clusters(crm._match_mapping_kinds(m), w, cur, min_probability) c
+	 ORDER BY 1, 2;
+	CLOSE cur;
 END;
 $$;
 COMMENT ON FUNCTION crm.duplicate_clusters(regclass, jsonb, float8) IS

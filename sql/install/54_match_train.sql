@@ -50,6 +50,11 @@ DECLARE
 	defaults jsonb := crm.match_default_params();
 	new_id bigint;
 	rule_pairs bigint;
+	rule_counts bigint[];
+	rule_masks jsonb := '[]';
+	nrows bigint;
+	frac float8;
+	nsample bigint;
 	nlab bigint;
 BEGIN
 	IF max_pairs IS NULL OR max_pairs < 1000 THEN
@@ -128,6 +133,22 @@ BEGIN
 		'CREATE TEMP TABLE crm_train_pairs ON COMMIT DROP AS WITH rec AS (SELECT * FROM pg_temp.crm_train_rec), %s SELECT * FROM pairs',
 		crm._match_pairs_sql(m, true));
 	nrules := pg_catalog.jsonb_array_length(m -> 'blocking');
+	-- The field kinds each rule blocks on (the order-free name keys block on
+	-- both names): they agree by construction among the rule's pairs, so
+	-- they tell nothing about matching there and are left out.
+	SELECT pg_catalog.jsonb_agg(ks ORDER BY o) INTO rule_masks
+	  FROM (SELECT t.o, pg_catalog.jsonb_agg(DISTINCT k) AS ks
+			  FROM pg_catalog.jsonb_array_elements(m -> 'blocking') WITH ORDINALITY AS t(r, o),
+				   pg_catalog.jsonb_array_elements_text(t.r) AS p,
+				   pg_catalog.unnest(CASE WHEN pg_catalog.split_part(p, ':', 1) IN ('name_initials', 'name_phonetic')
+										  THEN ARRAY['given_name', 'family_name']
+										  ELSE ARRAY[pg_catalog.split_part(p, ':', 1)] END) AS k
+			 GROUP BY t.o) x;
+	rule_counts := pg_catalog.array_fill(0::bigint, ARRAY[nrules]);
+	FOR rr IN SELECT p.rule, pg_catalog.count(*) AS c FROM pg_temp.crm_train_pairs p GROUP BY 1 LOOP
+		rule_counts[rr.rule] := rr.c;
+	END LOOP;
+	SELECT pg_catalog.sum(x) INTO nrows FROM pg_catalog.unnest(rule_counts) x;
 	msum := pg_catalog.array_fill(0::float8, ARRAY[nw]);
 	mcnt := pg_catalog.array_fill(0, ARRAY[nf]);
 
@@ -165,10 +186,13 @@ BEGIN
 		DROP TABLE pg_temp.crm_train_pat;
 	ELSE
 		FOR rno IN 1..nrules LOOP
-			rule_kinds := ARRAY(SELECT pg_catalog.split_part(p, ':', 1)
-								  FROM pg_catalog.jsonb_array_elements_text(m -> 'blocking' -> (rno - 1)) p);
+			rule_kinds := ARRAY(SELECT pg_catalog.jsonb_array_elements_text(rule_masks -> (rno - 1)));
 			masked := ARRAY(SELECT CASE WHEN k = ANY (rule_kinds) THEN 'id' ELSE k END
 							  FROM pg_catalog.unnest(kinds) WITH ORDINALITY AS t(k, o) ORDER BY o);
+			-- A rule with more than max_pairs pairs is trained on a
+			-- deterministic sample of them (hash of the pair).
+			rule_pairs := coalesce(rule_counts[rno], 0);
+			frac := least(1.0, max_pairs::float8 / greatest(rule_pairs, 1));
 			-- The rule's own fields are left out (level -1, no weight).
 			CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
 				SELECT ARRAY(SELECT CASE WHEN masked[t.o] = 'id' THEN -1 ELSE t.l END
@@ -179,10 +203,11 @@ BEGIN
 						  JOIN pg_temp.crm_train_rec a ON a.rid = p.ra
 						  JOIN pg_temp.crm_train_rec b ON b.rid = p.rb
 						 WHERE p.rule = rno
+						   AND (pg_catalog.hashint8((p.ra::bigint << 32) | p.rb) & 2147483647) < frac * 2147483648.0
 						 GROUP BY 1) q
 				 GROUP BY 1;
-			SELECT coalesce(pg_catalog.sum(p.n), 0) INTO rule_pairs FROM pg_temp.crm_train_pat p;
-			IF rule_pairs < 10 THEN
+			SELECT coalesce(pg_catalog.sum(p.n), 0) INTO nsample FROM pg_temp.crm_train_pat p;
+			IF nsample < 10 THEN
 				DROP TABLE pg_temp.crm_train_pat;
 				em_stats := em_stats || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
 					'rule', m -> 'blocking' -> (rno - 1), 'pairs', rule_pairs, 'skipped', true));
@@ -236,7 +261,7 @@ BEGIN
 				mcnt[f] := mcnt[f] + 1;
 			END LOOP;
 			em_stats := em_stats || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-				'rule', m -> 'blocking' -> (rno - 1), 'pairs', rule_pairs, 'iterations', iters,
+				'rule', m -> 'blocking' -> (rno - 1), 'pairs', rule_pairs, 'sampled', nsample, 'iterations', iters,
 				'match_rate', pg_catalog.round(lam::numeric, 6)));
 			DROP TABLE pg_temp.crm_train_pat;
 		END LOOP;
@@ -250,12 +275,25 @@ BEGIN
 		END LOOP;
 	END LOOP;
 
-	-- Prior: EM on all candidate pairs for the match rate alone.
+	-- Prior: EM on the candidate pairs for the match rate alone.  Each pair
+	-- is compared on the fields none of the rules that found it blocks on:
+	-- counting the blocked fields' agreement as evidence would call most
+	-- pairs that share, say, a given name matches.  Above max_pairs rows a
+	-- deterministic sample (hash of the pair) stands for all.
+	frac := least(1.0, max_pairs::float8 / greatest(nrows, 1));
 	CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
-		SELECT crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
-		  FROM (SELECT DISTINCT ra, rb FROM pg_temp.crm_train_pairs) p
-		  JOIN pg_temp.crm_train_rec a ON a.rid = p.ra
-		  JOIN pg_temp.crm_train_rec b ON b.rid = p.rb
+		SELECT ARRAY(SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.unnest(q.rules) AS r
+											   WHERE rule_masks -> (r - 1) ? kinds[t.o]) THEN -1 ELSE t.l END
+					   FROM pg_catalog.unnest(q.lv) WITH ORDINALITY AS t(l, o) ORDER BY t.o)::int2[] AS lv,
+			   pg_catalog.sum(q.n)::bigint AS n
+		  FROM (SELECT p.rules, crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
+				  FROM (SELECT cp.ra, cp.rb, pg_catalog.array_agg(DISTINCT cp.rule) AS rules
+						  FROM pg_temp.crm_train_pairs cp
+						 WHERE (pg_catalog.hashint8((cp.ra::bigint << 32) | cp.rb) & 2147483647) < frac * 2147483648.0
+						 GROUP BY cp.ra, cp.rb) p
+				  JOIN pg_temp.crm_train_rec a ON a.rid = p.ra
+				  JOIN pg_temp.crm_train_rec b ON b.rid = p.rb
+				 GROUP BY 1, 2) q
 		 GROUP BY 1;
 	SELECT coalesce(pg_catalog.sum(p.n), 0) INTO ncand FROM pg_temp.crm_train_pat p;
 	lam := 0.3;
@@ -274,6 +312,8 @@ BEGIN
 		END LOOP;
 	END IF;
 	lam_cand := lam;
+	-- The sample stands for ncand / frac candidate pairs.
+	ncand := pg_catalog.round(ncand / frac);
 	-- Expected matches among candidates, as a share of all pairs.
 	lam := least(greatest(lam_cand * ncand / allpairs, 1e-12), 0.5);
 

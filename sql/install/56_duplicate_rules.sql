@@ -75,41 +75,38 @@ CREATE INDEX contacts_name_key_idx ON crm.contacts
 -- out so the check below plans once per session; the dedupe_rules test
 -- checks it against the generic preparation (crm._match_records_sql).
 CREATE FUNCTION crm._contact_prepared(c crm.contacts) RETURNS text[]
-	LANGUAGE sql STABLE PARALLEL SAFE
-	-- STABLE: crm.try_phone reads crm.default_region.
+	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 	RETURN ARRAY[NULLIF(pg_catalog.btrim(c.id::text), ''),
 		crm.match_fold(crm.normalize_name(NULLIF(pg_catalog.btrim(c.given_name), ''))),
 		crm.match_fold(crm.normalize_name(NULLIF(pg_catalog.btrim(c.family_name), ''))),
 		NULLIF(pg_catalog.lower(pg_catalog.btrim(NULLIF(pg_catalog.btrim(c.email::text), ''))), '') || pg_catalog.chr(31)
 			|| pg_catalog.lower(coalesce(crm.email_canonical(crm.try_email(NULLIF(pg_catalog.btrim(c.email::text), '')))::text,
 										 pg_catalog.btrim(NULLIF(pg_catalog.btrim(c.email::text), '')))),
-		coalesce(pg_catalog.split_part(crm.try_phone(NULLIF(pg_catalog.btrim(c.phone::text), ''))::text, ';', 1),
-				 NULLIF('~' || pg_catalog.regexp_replace(NULLIF(pg_catalog.btrim(c.phone::text), ''), '[^0-9]', '', 'g'), '~')),
+		NULLIF(NULLIF(CASE WHEN NULLIF(pg_catalog.btrim(c.phone::text), '') LIKE '+%' THEN '+' ELSE '~' END
+			|| pg_catalog.regexp_replace(pg_catalog.regexp_replace(NULLIF(pg_catalog.btrim(c.phone::text), ''), '[A-Za-z;#].*$', ''), '[^0-9]', '', 'g'), '+'), '~'),
 		crm.match_fold(NULLIF(pg_catalog.btrim(c.city), '')),
 		NULLIF(pg_catalog.upper(pg_catalog.regexp_replace(NULLIF(pg_catalog.btrim(c.postcode), ''), '[^0-9A-Za-z]', '', 'g')), ''),
 		crm.match_fold(NULLIF(pg_catalog.btrim(c.region), '')),
 		crm.match_fold(NULLIF(pg_catalog.btrim(c.country), ''))];
 
--- Existing contacts that probably are the given one, best first.
-CREATE FUNCTION crm.contact_duplicates(contact crm.contacts, min_probability float8 DEFAULT 0.5)
-	RETURNS TABLE (id bigint, probability float8, evidence jsonb)
+-- The weights the duplicate check scores crm.contacts with: the newest
+-- model trained on crm.contacts with the default mapping, else the
+-- defaults with the prior from the planner's row estimate.
+CREATE FUNCTION crm._contact_weights() RETURNS float8[]
 	LANGUAGE plpgsql STABLE
-	-- STABLE: reads crm.contacts and crm.matcher_models.
+	-- STABLE: reads crm.matcher_models and pg_class.
 AS $$
 DECLARE
-	kinds text[] := ARRAY['id', 'given_name', 'family_name', 'email', 'phone', 'city', 'postcode', 'region', 'country'];
+	kinds CONSTANT text[] := ARRAY['id', 'given_name', 'family_name', 'email', 'phone', 'city', 'postcode', 'region', 'country'];
+	-- crm.match_mapping(crm.contacts)'s "fields", written out.
+	want_fields CONSTANT jsonb := '[{"kind": "id", "columns": ["id"]}, {"kind": "given_name", "columns": ["given_name"]},
+		{"kind": "family_name", "columns": ["family_name"]}, {"kind": "email", "columns": ["email"]},
+		{"kind": "phone", "columns": ["phone"]}, {"kind": "city", "columns": ["city"]},
+		{"kind": "postcode", "columns": ["postcode"]}, {"kind": "region", "columns": ["region"]},
+		{"kind": "country", "columns": ["country"]}]';
 	w float8[];
 	n bigint;
-	want_fields jsonb;
-	fn text[] := crm._contact_prepared(contact);
-	pk text := crm.phonetic_key(contact.family_name);
-	gi text := pg_catalog.left(crm.match_fold(contact.given_name), 1);
 BEGIN
-	-- The newest model trained on crm.contacts with the default mapping;
-	-- else the defaults, with the prior from the planner's row estimate.
-	SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('kind', k, 'columns', pg_catalog.jsonb_build_array(
-			   (crm.match_contacts_mapping() ->> k))) ORDER BY o)
-	  INTO want_fields FROM pg_catalog.unnest(kinds) WITH ORDINALITY AS t(k, o);
 	SELECT crm.match_model_weights(kinds, mm.params -> 'fields', (mm.params ->> 'prior')::float8) INTO w
 	  FROM crm.matcher_models mm WHERE mm.source = 'crm.contacts' AND mm.fields = want_fields
 	 ORDER BY mm.version DESC LIMIT 1;
@@ -117,6 +114,24 @@ BEGIN
 		SELECT greatest(c.reltuples::bigint, 2) INTO n FROM pg_catalog.pg_class c WHERE c.oid = 'crm.contacts'::regclass;
 		w := crm.match_model_weights(kinds, '{}', 1.0 / n);
 	END IF;
+	RETURN w;
+END;
+$$;
+COMMENT ON FUNCTION crm._contact_weights() IS
+	'the model weights the duplicate check scores contacts with';
+
+-- Existing contacts that probably are the given one under weights w.
+CREATE FUNCTION crm._contact_duplicates(contact crm.contacts, min_probability float8, w float8[])
+	RETURNS TABLE (id bigint, probability float8, evidence jsonb)
+	LANGUAGE plpgsql STABLE
+	-- STABLE: reads crm.contacts.
+AS $$
+DECLARE
+	kinds CONSTANT text[] := ARRAY['id', 'given_name', 'family_name', 'email', 'phone', 'city', 'postcode', 'region', 'country'];
+	fn text[] := crm._contact_prepared(contact);
+	pk text := crm.phonetic_key(contact.family_name);
+	gi text := pg_catalog.left(crm.match_fold(contact.given_name), 1);
+BEGIN
 	RETURN QUERY
 	SELECT s.id, s.p, crm.match_explain(kinds, fn, s.fc, w)
 	  FROM (SELECT c.id, x.fc,
@@ -130,11 +145,25 @@ BEGIN
 	 ORDER BY s.p DESC, s.id;
 END;
 $$;
+COMMENT ON FUNCTION crm._contact_duplicates(crm.contacts, float8, float8[]) IS
+	'existing contacts that probably are the given contact row under the given model weights, best first';
+
+-- Existing contacts that probably are the given one, best first.
+CREATE FUNCTION crm.contact_duplicates(contact crm.contacts, min_probability float8 DEFAULT 0.5)
+	RETURNS TABLE (id bigint, probability float8, evidence jsonb)
+	LANGUAGE sql STABLE
+	-- STABLE: reads crm.contacts and crm.matcher_models.
+BEGIN ATOMIC
+	SELECT d.id, d.probability, d.evidence
+	  FROM crm._contact_duplicates(contact, min_probability, crm._contact_weights()) d;
+END;
 COMMENT ON FUNCTION crm.contact_duplicates(crm.contacts, float8) IS
 	'existing contacts that probably are the given contact row, with probability and evidence, best first';
 
-CREATE FUNCTION crm._duplicate_check() RETURNS trigger
-	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+-- The check of one new or changed contact under the enabled rules.
+-- Called from the triggers below, which fix the search_path.
+CREATE FUNCTION crm._duplicate_check_row(c crm.contacts, op text, w float8[], minp float8) RETURNS void
+	LANGUAGE plpgsql VOLATILE
 AS $$
 DECLARE
 	rule crm.duplicate_rules;
@@ -142,26 +171,18 @@ DECLARE
 	keys bigint[];
 	alert_id bigint;
 BEGIN
-	IF pg_catalog.current_setting('crm.duplicate_check', true) = 'off' THEN
-		RETURN NULL;
-	END IF;
-	IF NOT EXISTS (SELECT 1 FROM crm.duplicate_rules r WHERE r.enabled AND r.action <> 'allow') THEN
-		RETURN NULL;
-	END IF;
 	-- Serialize with concurrent inserts of the same person: lock each
-	-- blocking key of the new row, in a fixed order.
+	-- blocking key of the row, in a fixed order.
 	keys := ARRAY(SELECT DISTINCT pg_catalog.hashtextextended(k, 7219)
 					FROM pg_catalog.unnest(ARRAY[
-						'e:' || pg_catalog.lower(NEW.email::text), 'p:' || NEW.phone::text,
-						'n:' || crm.phonetic_key(NEW.family_name) || ':' || pg_catalog.left(crm.match_fold(NEW.given_name), 1)]) AS k
+						'e:' || pg_catalog.lower(c.email::text), 'p:' || c.phone::text,
+						'n:' || crm.phonetic_key(c.family_name) || ':' || pg_catalog.left(crm.match_fold(c.given_name), 1)]) AS k
 				   WHERE k IS NOT NULL ORDER BY 1);
 	PERFORM pg_catalog.pg_advisory_xact_lock(k) FROM pg_catalog.unnest(keys) AS k;
 
-	SELECT d.* INTO best FROM crm.contact_duplicates(NEW,
-		(SELECT pg_catalog.min(r.min_probability) FROM crm.duplicate_rules r WHERE r.enabled AND r.action <> 'allow')) d
-	 LIMIT 1;
+	SELECT d.* INTO best FROM crm._contact_duplicates(c, minp, w) d LIMIT 1;
 	IF best.id IS NULL THEN
-		RETURN NULL;
+		RETURN;
 	END IF;
 	-- The strictest rule the match reaches: block before alert.
 	SELECT r.* INTO rule FROM crm.duplicate_rules r
@@ -177,16 +198,64 @@ BEGIN
 										   best.id, best.id);
 	ELSIF rule.action = 'alert' THEN
 		INSERT INTO crm.duplicate_alerts (rule_id, contact_id, existing_id, probability, evidence)
-		VALUES (rule.id, NEW.id, best.id, best.probability, best.evidence)
+		VALUES (rule.id, c.id, best.id, best.probability, best.evidence)
 		RETURNING id INTO alert_id;
 		PERFORM pg_catalog.pg_notify('crm_duplicate', pg_catalog.json_build_object(
-			'alert_id', alert_id, 'rule', rule.name, 'contact_id', NEW.id, 'existing_id', best.id,
-			'probability', pg_catalog.round(best.probability::numeric, 4), 'operation', pg_catalog.lower(TG_OP))::text);
+			'alert_id', alert_id, 'rule', rule.name, 'contact_id', c.id, 'existing_id', best.id,
+			'probability', pg_catalog.round(best.probability::numeric, 4), 'operation', op)::text);
+	END IF;
+END;
+$$;
+COMMENT ON FUNCTION crm._duplicate_check_row(crm.contacts, text, float8[], float8) IS
+	'the duplicate rules'' check of one new or changed contact: lock its keys, find its best match, then alert or block';
+
+-- Updates: per changed row.
+CREATE FUNCTION crm._duplicate_check() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	minp float8;
+BEGIN
+	IF pg_catalog.current_setting('crm.duplicate_check', true) = 'off' THEN
+		RETURN NULL;
+	END IF;
+	SELECT pg_catalog.min(r.min_probability) INTO minp FROM crm.duplicate_rules r WHERE r.enabled AND r.action <> 'allow';
+	IF minp IS NOT NULL THEN
+		PERFORM crm._duplicate_check_row(NEW, pg_catalog.lower(TG_OP), crm._contact_weights(), minp);
 	END IF;
 	RETURN NULL;
 END;
 $$;
--- AFTER ... FOR EACH ROW: the row exists (its id is known) and a block
--- still rolls the statement back.
-CREATE TRIGGER duplicate_check AFTER INSERT OR UPDATE OF given_name, family_name, email, phone ON crm.contacts
+-- Inserts: once per statement over its new rows (the transition table),
+-- so the rules and the model are read once however many rows come in.
+-- Row-level AFTER triggers also fire only once all rows are in, so every
+-- row sees the others either way.
+CREATE FUNCTION crm._duplicate_check_insert() RETURNS trigger
+	LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	minp float8;
+	w float8[];
+	c crm.contacts;
+BEGIN
+	IF pg_catalog.current_setting('crm.duplicate_check', true) = 'off' THEN
+		RETURN NULL;
+	END IF;
+	SELECT pg_catalog.min(r.min_probability) INTO minp FROM crm.duplicate_rules r WHERE r.enabled AND r.action <> 'allow';
+	IF minp IS NULL THEN
+		RETURN NULL;
+	END IF;
+	w := crm._contact_weights();
+	FOR c IN SELECT * FROM crm_new_contacts LOOP
+		PERFORM crm._duplicate_check_row(c, 'insert', w, minp);
+	END LOOP;
+	RETURN NULL;
+END;
+$$;
+-- AFTER: the rows exist (their ids are known) and a block still rolls the
+-- statement back.
+CREATE TRIGGER duplicate_check AFTER UPDATE OF given_name, family_name, email, phone ON crm.contacts
 	FOR EACH ROW EXECUTE FUNCTION crm._duplicate_check();
+CREATE TRIGGER duplicate_check_insert AFTER INSERT ON crm.contacts
+	REFERENCING NEW TABLE AS crm_new_contacts
+	FOR EACH STATEMENT EXECUTE FUNCTION crm._duplicate_check_insert();

@@ -1,0 +1,721 @@
+/*
+ * match_cluster.c
+ *	  Finding duplicates over a whole table in one pass: prepared records and
+ *	  blocks in, candidate pairs deduplicated, scored and clustered in C.
+ *
+ * crm.find_duplicates and crm.duplicate_clusters (sql/install/53) open one
+ * cursor that yields every prepared record (rid, id, values) and every
+ * block (the rids sharing one blocking key).  Scoring pair by pair through
+ * SQL costs a join, an array deconstruction and a call per pair, and
+ * deduplicating pairs across blocking rules costs a sort of wide rows; here
+ * the records are read once into one arena, each block's pairs become
+ * 64-bit keys, one sort removes the duplicates, and every unique pair is
+ * compared field by field (match.c) with the records already split.  The
+ * clustering (union-find, strongest link first, with the guard against
+ * chaining) then runs on the same arrays, so a million records never cross
+ * the SQL boundary as pairs.  crm.match_clusters offers the same clustering
+ * for pairs scored elsewhere.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/tuplestore.h"
+
+#include <math.h>
+
+#include "match.h"
+
+PG_FUNCTION_INFO_V1(crm_match_clusters);
+PG_FUNCTION_INFO_V1(crm_match_run_pairs);
+PG_FUNCTION_INFO_V1(crm_match_run_clusters);
+
+/* Pairs are 64-bit keys: the smaller record number high, the larger low. */
+static inline uint64
+PairKey(int32 a, int32 b)
+{
+	return a < b ? ((uint64) a << 32) | (uint32) b : ((uint64) b << 32) | (uint32) a;
+}
+
+static inline int32
+PairA(uint64 k)
+{
+	return (int32) (k >> 32);
+}
+
+static inline int32
+PairB(uint64 k)
+{
+	return (int32) (k & 0xFFFFFFFF);
+}
+
+#define ST_SORT sort_pair_keys
+#define ST_ELEMENT_TYPE uint64
+#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
+#define ST_SCOPE static
+#define ST_DEFINE
+#include "lib/sort_template.h"
+
+/* Clustering */
+
+typedef struct ClusterEdge
+{
+	int32		a;
+	int32		b;
+	float8		p;
+} ClusterEdge;
+
+static int
+EdgeCmpDesc(const void *x, const void *y)
+{
+	const ClusterEdge *ex = x;
+	const ClusterEdge *ey = y;
+
+	if (ex->p != ey->p)
+		return ex->p > ey->p ? -1 : 1;
+	if (ex->a != ey->a)
+		return ex->a < ey->a ? -1 : 1;
+	return (ex->b > ey->b) - (ex->b < ey->b);
+}
+
+static int32
+Find(int32 *parent, int32 x)
+{
+	while (parent[x] != x)
+	{
+		parent[x] = parent[parent[x]];
+		x = parent[x];
+	}
+	return x;
+}
+
+/*
+ * Group records 1..n linked by pairs (keys, probability p) at or above minp.
+ * Links are taken strongest first; two groups join through a link only when,
+ * among the scored pairs between them, the links at or above minp are at
+ * least twice the pairs scored below the veto level (1 - minp, at most
+ * 0.5).  That stops a chain A ~ B ~ C from joining A and C when A and C were
+ * compared and found different.  Returns each record's group, named by its
+ * smallest record number (element 0 unused).
+ */
+static int32 *
+ClusterPairs(int32 n, int64 ne, const uint64 *keys, const float8 *p, float8 minp)
+{
+	float8		veto = Min(0.5, 1.0 - minp);
+	int32	   *parent,
+			   *size,
+			   *next,
+			   *tail,
+			   *minid;
+	int64	   *deg,
+			   *start;
+	int32	   *adj;
+	float8	   *adjp;
+	ClusterEdge *edges;
+	int64		nstrong = 0;
+	int64		nadj = 0;
+
+	parent = palloc(sizeof(int32) * (n + 1));
+	size = palloc(sizeof(int32) * (n + 1));
+	next = palloc(sizeof(int32) * (n + 1));
+	tail = palloc(sizeof(int32) * (n + 1));
+	minid = palloc(sizeof(int32) * (n + 1));
+	deg = palloc0(sizeof(int64) * (n + 2));
+	start = palloc0(sizeof(int64) * (n + 2));
+	for (int32 i = 0; i <= n; i++)
+	{
+		parent[i] = i;
+		size[i] = 1;
+		next[i] = 0;
+		tail[i] = i;
+		minid[i] = i;
+	}
+
+	/*
+	 * Only pairs whose records both have a strong link can ever be counted by
+	 * the guard; the adjacency keeps those alone.
+	 */
+	for (int64 i = 0; i < ne; i++)
+		if (p[i] >= minp && PairA(keys[i]) != PairB(keys[i]))
+		{
+			deg[PairA(keys[i])] |= 1;
+			deg[PairB(keys[i])] |= 1;
+			nstrong++;
+		}
+	for (int64 i = 0; i < ne; i++)
+	{
+		int32		x = PairA(keys[i]),
+					y = PairB(keys[i]);
+
+		if ((deg[x] & 1) && (deg[y] & 1) && x != y)
+		{
+			deg[x] += 2;
+			deg[y] += 2;
+			nadj += 2;
+		}
+	}
+	for (int32 i = 1; i <= n + 1; i++)
+		start[i] = start[i - 1] + (deg[i - 1] >> 1);
+	adj = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * Max(nadj, 1));
+	adjp = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float8) * Max(nadj, 1));
+	for (int32 i = 0; i <= n + 1; i++)
+		deg[i] = 0;
+	edges = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(ClusterEdge) * Max(nstrong, 1));
+	nstrong = 0;
+	for (int64 i = 0; i < ne; i++)
+	{
+		int32		x = PairA(keys[i]),
+					y = PairB(keys[i]);
+
+		if (x == y || start[x + 1] == start[x] || start[y + 1] == start[y])
+			continue;
+		adj[start[x] + deg[x]] = y;
+		adjp[start[x] + deg[x]++] = p[i];
+		adj[start[y] + deg[y]] = x;
+		adjp[start[y] + deg[y]++] = p[i];
+		if (p[i] >= minp)
+		{
+			edges[nstrong].a = x;
+			edges[nstrong].b = y;
+			edges[nstrong++].p = p[i];
+		}
+	}
+	qsort(edges, nstrong, sizeof(ClusterEdge), EdgeCmpDesc);
+
+	for (int64 e = 0; e < nstrong; e++)
+	{
+		int32		rx = Find(parent, edges[e].a);
+		int32		ry = Find(parent, edges[e].b);
+		int32		small,
+					big;
+		int64		strong = 0,
+					weak = 0;
+
+		CHECK_FOR_INTERRUPTS();
+		if (rx == ry)
+			continue;
+		small = size[rx] <= size[ry] ? rx : ry;
+		big = small == rx ? ry : rx;
+		/* Count the scored pairs between the two groups. */
+		for (int32 m = small; m != 0; m = next[m])
+			for (int64 k = start[m]; k < start[m] + deg[m]; k++)
+				if (Find(parent, adj[k]) == big)
+				{
+					if (adjp[k] >= minp)
+						strong++;
+					else if (adjp[k] < veto)
+						weak++;
+				}
+		if (strong < 2 * weak)
+			continue;
+		parent[small] = big;
+		size[big] += size[small];
+		next[tail[big]] = small;
+		tail[big] = tail[small];
+		minid[big] = Min(minid[big], minid[small]);
+	}
+
+	for (int32 i = 1; i <= n; i++)
+		next[i] = minid[Find(parent, i)];
+	pfree(parent);
+	pfree(size);
+	pfree(tail);
+	pfree(minid);
+	pfree(deg);
+	pfree(start);
+	pfree(adj);
+	pfree(adjp);
+	pfree(edges);
+	return next;
+}
+
+static void
+CheckMinProbability(float8 minp)
+{
+	if (isnan(minp) || minp <= 0.0 || minp > 1.0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("minimum probability must be greater than 0 and at most 1")));
+}
+
+/*
+ * crm.match_clusters(a int4[], b int4[], p float8[], n int, min_probability float8) -> int4[]
+ *
+ * a, b hold every scored candidate pair (record numbers 1..n) and p its
+ * probability; returns the group of each record (see ClusterPairs).
+ */
+Datum
+crm_match_clusters(PG_FUNCTION_ARGS)
+{
+	ArrayType  *aa = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *ab = PG_GETARG_ARRAYTYPE_P(1);
+	ArrayType  *ap = PG_GETARG_ARRAYTYPE_P(2);
+	int32		n = PG_GETARG_INT32(3);
+	float8		minp = PG_GETARG_FLOAT8(4);
+	int			ne;
+	int32	   *va,
+			   *vb,
+			   *group;
+	uint64	   *keys;
+	Datum	   *out;
+
+	if (ARR_HASNULL(aa) || ARR_HASNULL(ab) || ARR_HASNULL(ap) ||
+		ARR_NDIM(aa) > 1 || ARR_NDIM(ab) > 1 || ARR_NDIM(ap) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pair arrays must be one-dimensional and without nulls")));
+	ne = ArrayGetNItems(ARR_NDIM(aa), ARR_DIMS(aa));
+	if (ArrayGetNItems(ARR_NDIM(ab), ARR_DIMS(ab)) != ne ||
+		ArrayGetNItems(ARR_NDIM(ap), ARR_DIMS(ap)) != ne)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("pair arrays must have the same length")));
+	if (n < 0 || n > (int32) (MaxAllocSize / sizeof(int64) / 2) - 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record count %d is out of range", n)));
+	CheckMinProbability(minp);
+	va = (int32 *) ARR_DATA_PTR(aa);
+	vb = (int32 *) ARR_DATA_PTR(ab);
+	keys = palloc(sizeof(uint64) * Max(ne, 1));
+	for (int i = 0; i < ne; i++)
+	{
+		if (va[i] < 1 || va[i] > n || vb[i] < 1 || vb[i] > n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("record number out of range 1..%d", n)));
+		keys[i] = PairKey(va[i], vb[i]);
+	}
+	group = ClusterPairs(n, ne, keys, (float8 *) ARR_DATA_PTR(ap), minp);
+
+	out = palloc(sizeof(Datum) * Max(n, 1));
+	for (int32 i = 1; i <= n; i++)
+		out[i - 1] = Int32GetDatum(group[i]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, INT4OID, 4, true, TYPALIGN_INT));
+}
+
+/* A whole table's records and candidate pairs, read from one cursor */
+
+/* Largest record number accepted. */
+#define MAX_RECORDS 200000000
+#define ARENA_CHUNK (1024 * 1024)
+
+typedef struct RunData
+{
+	MemoryContext cxt;			/* holds everything below */
+	int			nfields;
+	int32		nrec;			/* highest record number read */
+	int32		cap;			/* per-record arrays hold 0..cap-1 */
+	const char **s;				/* values: [rid * nfields + f] */
+	int		   *len;			/* their lengths, -1 when missing */
+	const char **id;			/* ids: [rid], NULL when absent */
+	int		   *idlen;
+	char	   *arena;			/* current chunk for value bytes */
+	Size		arena_used;
+	Size		arena_size;
+	uint64	   *pairs;			/* candidate pair keys, duplicates included */
+	int64		npairs;
+	int64		pairs_cap;
+} RunData;
+
+static const char *
+ArenaCopy(RunData *rd, const char *s, int len)
+{
+	char	   *d;
+
+	if (rd->arena == NULL || rd->arena_used + len > rd->arena_size)
+	{
+		rd->arena_size = Max(ARENA_CHUNK, (Size) len);
+		rd->arena = MemoryContextAlloc(rd->cxt, rd->arena_size);
+		rd->arena_used = 0;
+	}
+	d = rd->arena + rd->arena_used;
+	memcpy(d, s, len);
+	rd->arena_used += len;
+	return d;
+}
+
+static void
+GrowRecords(RunData *rd, int32 rid)
+{
+	int32		newcap = rd->cap;
+	Size		nf = rd->nfields;
+
+	if (rid < rd->cap)
+		return;
+	if (rid < 1 || rid >= MAX_RECORDS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record number %d is out of range", rid)));
+	while (newcap <= rid)
+		newcap = newcap >= MAX_RECORDS / 2 ? MAX_RECORDS : newcap * 2;
+	rd->s = repalloc_huge(rd->s, sizeof(char *) * nf * newcap);
+	rd->len = repalloc_huge(rd->len, sizeof(int) * nf * newcap);
+	rd->id = repalloc_huge(rd->id, sizeof(char *) * newcap);
+	rd->idlen = repalloc_huge(rd->idlen, sizeof(int) * newcap);
+	for (int32 r = rd->cap; r < newcap; r++)
+		rd->id[r] = NULL;
+	rd->cap = newcap;
+}
+
+static void
+AddRecord(RunData *rd, int32 rid, Datum id, ArrayType *f)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	text	   *t = DatumGetTextPP(id);
+
+	GrowRecords(rd, rid);
+	if (rd->id[rid] != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record number %d occurs twice", rid)));
+	if (ARR_NDIM(f) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("record values must be a one-dimensional array")));
+	deconstruct_array(f, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n != rd->nfields)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record %d has %d values, but %d field kinds are given", rid, n, rd->nfields)));
+	for (int i = 0; i < n; i++)
+	{
+		Size		k = (Size) rid * rd->nfields + i;
+
+		if (nulls[i])
+		{
+			rd->s[k] = NULL;
+			rd->len[k] = -1;
+		}
+		else
+		{
+			text	   *v = DatumGetTextPP(elems[i]);
+			int			l = VARSIZE_ANY_EXHDR(v);
+
+			rd->s[k] = l > 0 ? ArenaCopy(rd, VARDATA_ANY(v), l) : NULL;
+			rd->len[k] = l > 0 ? l : -1;
+		}
+	}
+	rd->idlen[rid] = VARSIZE_ANY_EXHDR(t);
+	/* A non-NULL pointer marks the record as read, even for an empty id. */
+	rd->id[rid] = ArenaCopy(rd, VARDATA_ANY(t), rd->idlen[rid] + 1);
+	rd->nrec = Max(rd->nrec, rid);
+}
+
+static void
+AddBlock(RunData *rd, ArrayType *block)
+{
+	int32	   *r;
+	int			n;
+	int64		add;
+
+	if (ARR_NDIM(block) > 1 || ARR_HASNULL(block))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a block must be a one-dimensional array of record numbers without nulls")));
+	n = ArrayGetNItems(ARR_NDIM(block), ARR_DIMS(block));
+	r = (int32 *) ARR_DATA_PTR(block);
+	add = (int64) n * (n - 1) / 2;
+	if (add <= 0)
+		return;
+	if (rd->npairs + add > rd->pairs_cap)
+	{
+		int64		newcap = Max(rd->pairs_cap * 2, rd->npairs + add);
+
+		if ((Size) newcap > MaxAllocHugeSize / sizeof(uint64))
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many candidate pairs"),
+					 errhint("Use stricter blocking rules or a smaller max_block_size in the mapping.")));
+		rd->pairs = repalloc_huge(rd->pairs, sizeof(uint64) * newcap);
+		rd->pairs_cap = newcap;
+	}
+	for (int i = 0; i < n; i++)
+		for (int j = i + 1; j < n; j++)
+			rd->pairs[rd->npairs++] = PairKey(r[i], r[j]);
+}
+
+/*
+ * Read every row of the cursor: (rid int4, id text, f text[], NULL) for a
+ * record, (NULL, NULL, NULL, rids int4[]) for a block.
+ */
+static void
+ReadCursor(RunData *rd, const char *name)
+{
+	Portal		portal;
+	MemoryContext batch = AllocSetContextCreate(rd->cxt, "crm match read", ALLOCSET_DEFAULT_SIZES);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	portal = SPI_cursor_find(name);
+	if (portal == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_CURSOR),
+				 errmsg("cursor \"%s\" does not exist", name)));
+	for (;;)
+	{
+		SPITupleTable *tt;
+		TupleDesc	td;
+
+		SPI_cursor_fetch(portal, true, 10000);
+		if (SPI_processed == 0)
+			break;
+		tt = SPI_tuptable;
+		td = tt->tupdesc;
+		if (td->natts != 4 || SPI_gettypeid(td, 1) != INT4OID || SPI_gettypeid(td, 2) != TEXTOID ||
+			SPI_gettypeid(td, 3) != TEXTARRAYOID || SPI_gettypeid(td, 4) != INT4ARRAYOID)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("cursor must return columns (int4, text, text[], int4[])")));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = tt->vals[i];
+			bool		nrid,
+						nid,
+						nf,
+						nblock;
+			Datum		rid = SPI_getbinval(tup, td, 1, &nrid);
+			Datum		id = SPI_getbinval(tup, td, 2, &nid);
+			Datum		f = SPI_getbinval(tup, td, 3, &nf);
+			Datum		block = SPI_getbinval(tup, td, 4, &nblock);
+			MemoryContext old = MemoryContextSwitchTo(batch);
+
+			if (!nrid && !nid && !nf)
+				AddRecord(rd, DatumGetInt32(rid), id, DatumGetArrayTypeP(f));
+			else if (!nblock)
+				AddBlock(rd, DatumGetArrayTypeP(block));
+			MemoryContextSwitchTo(old);
+		}
+		SPI_freetuptable(tt);
+		MemoryContextReset(batch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	SPI_finish();
+	MemoryContextDelete(batch);
+}
+
+/*
+ * Sort and deduplicate the candidate pairs and score each one; returns the
+ * number of unique pairs, with their match weights (log2 odds) in *wp.
+ */
+static int64
+ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
+{
+	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *weights = PG_GETARG_ARRAYTYPE_P(1);
+	CrmMatchState *st = crm_match_state(fcinfo, kinds, weights);
+	MemoryContext scratch,
+				old;
+	float8	   *wt;
+	int64		nu = 0;
+
+	if (st->nfields != rd->nfields)
+		elog(ERROR, "field count changed while reading");
+	if (rd->npairs > 0)
+		sort_pair_keys(rd->pairs, rd->npairs);
+	for (int64 i = 0; i < rd->npairs; i++)
+		if (nu == 0 || rd->pairs[i] != rd->pairs[nu - 1])
+			rd->pairs[nu++] = rd->pairs[i];
+	wt = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float8) * Max(nu, 1));
+
+	scratch = AllocSetContextCreate(CurrentMemoryContext, "crm match pairs", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(scratch);
+	for (int64 i = 0; i < nu; i++)
+	{
+		int32		a = PairA(rd->pairs[i]),
+					b = PairB(rd->pairs[i]);
+		CrmRecordValues ra,
+					rb;
+		double		w = st->weights[0];
+
+		if (a < 1 || a > rd->nrec || rd->id[a] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a block names record %d, which was not read", a)));
+		if (b < 1 || b > rd->nrec || rd->id[b] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a block names record %d, which was not read", b)));
+		ra.n = rb.n = rd->nfields;
+		ra.s = &rd->s[(Size) a * rd->nfields];
+		ra.len = &rd->len[(Size) a * rd->nfields];
+		rb.s = &rd->s[(Size) b * rd->nfields];
+		rb.len = &rd->len[(Size) b * rd->nfields];
+		for (int f = 0; f < rd->nfields; f++)
+		{
+			int			l = crm_match_compare_field(st, f, &ra, &rb);
+
+			if (l >= 0)
+				w += st->weights[st->offset[f] + l];
+		}
+		wt[i] = w;
+		if ((i & 1023) == 1023)
+		{
+			MemoryContextReset(scratch);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(scratch);
+	*wp = wt;
+	return nu;
+}
+
+static inline float8
+Probability(float8 w)
+{
+	return 1.0 / (1.0 + pow(2.0, -w));
+}
+
+static void
+ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
+{
+	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
+	CrmMatchState *st = crm_match_state(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(1));
+
+	memset(rd, 0, sizeof(RunData));
+	rd->cxt = CurrentMemoryContext;
+	rd->nfields = st->nfields;
+	rd->cap = 1024;
+	rd->s = palloc(sizeof(char *) * rd->nfields * rd->cap);
+	rd->len = palloc(sizeof(int) * rd->nfields * rd->cap);
+	rd->id = palloc0(sizeof(char *) * rd->cap);
+	rd->idlen = palloc(sizeof(int) * rd->cap);
+	rd->pairs_cap = 1024;
+	rd->pairs = palloc(sizeof(uint64) * rd->pairs_cap);
+	ReadCursor(rd, TextDatumGetCString(PG_GETARG_DATUM(2)));
+	*np = ScorePairs(fcinfo, rd, w);
+}
+
+static Datum
+RecordArray(RunData *rd, int32 rid)
+{
+	Datum	   *d = palloc(sizeof(Datum) * rd->nfields);
+	bool	   *nulls = palloc(sizeof(bool) * rd->nfields);
+	int			dims[1] = {rd->nfields};
+	int			lbs[1] = {1};
+
+	for (int f = 0; f < rd->nfields; f++)
+	{
+		Size		k = (Size) rid * rd->nfields + f;
+
+		nulls[f] = rd->len[k] < 0;
+		d[f] = nulls[f] ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(rd->s[k], rd->len[k]));
+	}
+	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
+}
+
+/*
+ * crm._match_run_pairs(kinds text[], weights float8[], records refcursor,
+ *						min_probability float8)
+ *	-> TABLE (id_a text, id_b text, weight float8, a text[], b text[])
+ *
+ * Every candidate pair scoring at or above min_probability, with both
+ * records' prepared values (for the evidence).
+ */
+Datum
+crm_match_run_pairs(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	float8		minp = PG_GETARG_FLOAT8(3);
+	MemoryContext work,
+				old;
+	RunData		rd;
+	float8	   *w;
+	int64		np;
+
+	CheckMinProbability(minp);
+	InitMaterializedSRF(fcinfo, 0);
+	work = AllocSetContextCreate(CurrentMemoryContext, "crm match run", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+	ReadAndScore(fcinfo, &rd, &w, &np);
+	for (int64 i = 0; i < np; i++)
+	{
+		int32		a = PairA(rd.pairs[i]),
+					b = PairB(rd.pairs[i]);
+		Datum		values[5];
+		bool		nulls[5] = {false, false, false, false, false};
+
+		if (Probability(w[i]) < minp)
+			continue;
+		values[0] = PointerGetDatum(cstring_to_text_with_len(rd.id[a], rd.idlen[a]));
+		values[1] = PointerGetDatum(cstring_to_text_with_len(rd.id[b], rd.idlen[b]));
+		values[2] = Float8GetDatum(w[i]);
+		values[3] = RecordArray(&rd, a);
+		values[4] = RecordArray(&rd, b);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	return (Datum) 0;
+}
+
+/*
+ * crm._match_run_clusters(kinds text[], weights float8[], records refcursor,
+ *						   min_probability float8)
+ *	-> TABLE (cluster int4, id text, probability float8)
+ *
+ * The records of every group of two or more, the group named by its
+ * smallest record number, with each record's strongest link inside it.
+ */
+Datum
+crm_match_run_clusters(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	float8		minp = PG_GETARG_FLOAT8(3);
+	MemoryContext work,
+				old;
+	RunData		rd;
+	float8	   *p,
+			   *best;
+	int32	   *group,
+			   *gsize;
+	int64		np;
+
+	CheckMinProbability(minp);
+	InitMaterializedSRF(fcinfo, 0);
+	work = AllocSetContextCreate(CurrentMemoryContext, "crm match run", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+	ReadAndScore(fcinfo, &rd, &p, &np);
+	for (int64 i = 0; i < np; i++)
+		p[i] = Probability(p[i]);
+	group = ClusterPairs(rd.nrec, np, rd.pairs, p, minp);
+	best = palloc0(sizeof(float8) * (rd.nrec + 1));
+	gsize = palloc0(sizeof(int32) * (rd.nrec + 1));
+	for (int32 r = 1; r <= rd.nrec; r++)
+		gsize[group[r]]++;
+	for (int64 i = 0; i < np; i++)
+	{
+		int32		a = PairA(rd.pairs[i]),
+					b = PairB(rd.pairs[i]);
+
+		if (group[a] == group[b])
+		{
+			best[a] = Max(best[a], p[i]);
+			best[b] = Max(best[b], p[i]);
+		}
+	}
+	for (int32 r = 1; r <= rd.nrec; r++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		if (gsize[group[r]] < 2 || rd.id[r] == NULL)
+			continue;
+		values[0] = Int32GetDatum(group[r]);
+		values[1] = PointerGetDatum(cstring_to_text_with_len(rd.id[r], rd.idlen[r]));
+		values[2] = Float8GetDatum(best[r]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	return (Datum) 0;
+}
