@@ -58,7 +58,7 @@ const CrmKindInfo crm_kinds[CRM_KIND_COUNT] = {
 	{"exact", "name similarity >= 0.95", "name similarity >= 0.88",
 	"name similarity >= 0.75", "different"}},
 	{"email", "emails", 5,
-	{"exact", "canonical form equal", "same local part", "Jaro-Winkler >= 0.88", "different"}},
+	{"exact", "canonical form equal", "same local part (without +tags)", "within three edits", "different"}},
 	{"phone", "phones", 5,
 	{"exact", "same national number", "same short national number", "one digit off",
 	"different"}},
@@ -484,9 +484,25 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 					return 1;
 				ata = memchr(a, '@', la1);
 				atb = memchr(b, '@', lb1);
-				if (ata && atb && ata > a && BytesEq(a, ata - a, b, atb - b))
-					return 2;
-				if (crm_jaro_winkler_bytes(a, la1, b, lb1) >= 0.88)
+				/* The local parts, without a "+tag" on either side. */
+				if (ata && atb && ata > a && atb > b)
+				{
+					const char *pa = memchr(a, '+', ata - a);
+					const char *pb = memchr(b, '+', atb - b);
+					int			na = (pa ? pa : ata) - a;
+					int			nb = (pb ? pb : atb) - b;
+
+					if (na > 0 && BytesEq(a, na, b, nb))
+						return 2;
+				}
+				/*
+				 * A typo: at most three edits apart.  Not Jaro-Winkler: local
+				 * parts are mostly built from the person's name, which the
+				 * name fields already weigh, so two strangers of one name
+				 * (john.smith12@gmail.com, john.smith57@yahoo.com) would look
+				 * alike here too and be counted twice.
+				 */
+				if (crm_osa_distance_bytes(a, la1, b, lb1, 3) <= 3)
 					return 3;
 				return 4;
 			}

@@ -52,6 +52,9 @@ DECLARE
 	rule_pairs bigint;
 	rule_counts bigint[];
 	rule_masks jsonb := '[]';
+	msum_nc float8[];
+	mcnt_nc int[];
+	converged bool;
 	nrows bigint;
 	frac float8;
 	nsample bigint;
@@ -151,6 +154,8 @@ BEGIN
 	SELECT pg_catalog.sum(x) INTO nrows FROM pg_catalog.unnest(rule_counts) x;
 	msum := pg_catalog.array_fill(0::float8, ARRAY[nw]);
 	mcnt := pg_catalog.array_fill(0, ARRAY[nf]);
+	msum_nc := msum;
+	mcnt_nc := mcnt;
 
 	IF labels IS NOT NULL THEN
 		-- m from labelled matches.
@@ -251,22 +256,44 @@ BEGIN
 				iters := it;
 				EXIT WHEN delta < 1e-5;
 			END LOOP;
-			-- Keep the estimates of the fields this rule could see.
+			-- Keep the estimates of the fields this rule could see.  A run
+			-- that has not settled after 60 rounds has a flat likelihood:
+			-- the pairs do not tell matches from non-matches on the fields
+			-- left, and "matches" may be any cluster of pairs (strangers in
+			-- one city).  Its estimates count only for fields no settled
+			-- run could see.
+			converged := delta < 1e-5;
 			FOR f IN 1..nf LOOP
 				CONTINUE WHEN masked[f] = 'id';
 				CONTINUE WHEN NOT EXISTS (SELECT 1 FROM pg_temp.crm_train_pat p WHERE p.lv[f] >= 0);
 				FOR l IN 1..nlev[f] LOOP
-					msum[off[f] + l] := msum[off[f] + l] + mcur[off[f] + l];
+					IF converged THEN
+						msum[off[f] + l] := msum[off[f] + l] + mcur[off[f] + l];
+					ELSE
+						msum_nc[off[f] + l] := msum_nc[off[f] + l] + mcur[off[f] + l];
+					END IF;
 				END LOOP;
-				mcnt[f] := mcnt[f] + 1;
+				IF converged THEN
+					mcnt[f] := mcnt[f] + 1;
+				ELSE
+					mcnt_nc[f] := mcnt_nc[f] + 1;
+				END IF;
 			END LOOP;
 			em_stats := em_stats || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
 				'rule', m -> 'blocking' -> (rno - 1), 'pairs', rule_pairs, 'sampled', nsample, 'iterations', iters,
-				'match_rate', pg_catalog.round(lam::numeric, 6)));
+				'converged', converged, 'match_rate', pg_catalog.round(lam::numeric, 6)));
 			DROP TABLE pg_temp.crm_train_pat;
 		END LOOP;
 	END IF;
 
+	FOR f IN 1..nf LOOP
+		IF mcnt[f] = 0 AND mcnt_nc[f] > 0 THEN
+			FOR l IN 1..nlev[f] LOOP
+				msum[off[f] + l] := msum_nc[off[f] + l];
+			END LOOP;
+			mcnt[f] := mcnt_nc[f];
+		END IF;
+	END LOOP;
 	mcur := mdef;
 	FOR f IN 1..nf LOOP
 		CONTINUE WHEN mcnt[f] = 0;
@@ -275,43 +302,58 @@ BEGIN
 		END LOOP;
 	END LOOP;
 
-	-- Prior: EM on the candidate pairs for the match rate alone.  Each pair
-	-- is compared on the fields none of the rules that found it blocks on:
-	-- counting the blocked fields' agreement as evidence would call most
-	-- pairs that share, say, a given name matches.  Above max_pairs rows a
-	-- deterministic sample (hash of the pair) stands for all.
+	-- Prior: the number of matches among the candidate pairs, by EM on the
+	-- match rate alone with m and u fixed.  Each pair is compared on the
+	-- fields none of the rules that found it blocks on (counting the blocked
+	-- fields' agreement as evidence would call most pairs that share, say, a
+	-- given name matches), and pairs found by different sets of rules get
+	-- their own match rate: pairs sharing an email are nearly all matches,
+	-- pairs only sharing a name key nearly all strangers, and one rate for
+	-- both would lend the strangers the email pairs' odds.  Above max_pairs
+	-- rows a deterministic sample (hash of the pair) stands for all.
 	frac := least(1.0, max_pairs::float8 / greatest(nrows, 1));
+	w := ARRAY[0::float8]
+		 || ARRAY(SELECT pg_catalog.log(2.0, greatest(mc, 1e-9)::numeric / greatest(uu, 1e-9)::numeric)::float8
+					FROM ROWS FROM (pg_catalog.unnest(mcur), pg_catalog.unnest(u)) WITH ORDINALITY AS t(mc, uu, o) ORDER BY o);
 	CREATE TEMP TABLE crm_train_pat ON COMMIT DROP AS
-		SELECT ARRAY(SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.unnest(q.rules) AS r
-											   WHERE rule_masks -> (r - 1) ? kinds[t.o]) THEN -1 ELSE t.l END
-					   FROM pg_catalog.unnest(q.lv) WITH ORDINALITY AS t(l, o) ORDER BY t.o)::int2[] AS lv,
-			   pg_catalog.sum(q.n)::bigint AS n
-		  FROM (SELECT p.rules, crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
-				  FROM (SELECT cp.ra, cp.rb, pg_catalog.array_agg(DISTINCT cp.rule) AS rules
-						  FROM pg_temp.crm_train_pairs cp
-						 WHERE (pg_catalog.hashint8((cp.ra::bigint << 32) | cp.rb) & 2147483647) < frac * 2147483648.0
-						 GROUP BY cp.ra, cp.rb) p
-				  JOIN pg_temp.crm_train_rec a ON a.rid = p.ra
-				  JOIN pg_temp.crm_train_rec b ON b.rid = p.rb
-				 GROUP BY 1, 2) q
-		 GROUP BY 1;
+		SELECT r.rules, crm.match_levels_weight(kinds, r.lv, w) AS bf, r.n
+		  FROM (SELECT q.rules,
+					   ARRAY(SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.unnest(q.rules) AS r
+													   WHERE rule_masks -> (r - 1) ? kinds[t.o]) THEN -1 ELSE t.l END
+							   FROM pg_catalog.unnest(q.lv) WITH ORDINALITY AS t(l, o) ORDER BY t.o)::int2[] AS lv,
+					   pg_catalog.sum(q.n)::bigint AS n
+				  FROM (SELECT p.rules, crm.match_levels(kinds, a.f, b.f) AS lv, pg_catalog.count(*) AS n
+						  FROM (SELECT cp.ra, cp.rb, pg_catalog.array_agg(DISTINCT cp.rule ORDER BY cp.rule) AS rules
+								  FROM pg_temp.crm_train_pairs cp
+								 WHERE (pg_catalog.hashint8((cp.ra::bigint << 32) | cp.rb) & 2147483647) < frac * 2147483648.0
+								 GROUP BY cp.ra, cp.rb) p
+						  JOIN pg_temp.crm_train_rec a ON a.rid = p.ra
+						  JOIN pg_temp.crm_train_rec b ON b.rid = p.rb
+						 GROUP BY 1, 2) q
+				 GROUP BY 1, 2) r;
+	CREATE TEMP TABLE crm_train_strata ON COMMIT DROP AS
+		SELECT p.rules, pg_catalog.sum(p.n)::float8 AS n, 0.3::float8 AS lam
+		  FROM pg_temp.crm_train_pat p GROUP BY 1;
 	SELECT coalesce(pg_catalog.sum(p.n), 0) INTO ncand FROM pg_temp.crm_train_pat p;
-	lam := 0.3;
 	IF ncand > 0 THEN
 		FOR it IN 1..100 LOOP
-			w := ARRAY[pg_catalog.log(2.0, lam::numeric / (1 - lam::numeric))::float8]
-				 || ARRAY(SELECT pg_catalog.log(2.0, greatest(mc, 1e-9)::numeric / greatest(uu, 1e-9)::numeric)::float8
-							FROM ROWS FROM (pg_catalog.unnest(mcur), pg_catalog.unnest(u)) WITH ORDINALITY AS t(mc, uu, o) ORDER BY o);
-			SELECT pg_catalog.sum(p.n * (1.0 / (1.0 + pg_catalog.power(2.0::float8,
-						-crm.match_levels_weight(kinds, p.lv, w))))) / pg_catalog.sum(p.n)
-			  INTO tot FROM pg_temp.crm_train_pat p;
-			tot := least(greatest(tot, 1e-9), 1 - 1e-9);
-			delta := abs(tot - lam);
-			lam := tot;
+			WITH est AS (
+				SELECT p.rules, s.lam AS old,
+					   least(greatest(pg_catalog.sum(p.n / (1.0 + pg_catalog.power(2.0::float8,
+							-(p.bf + pg_catalog.log(2.0, (s.lam / (1 - s.lam))::numeric)::float8)))) / s.n,
+							1e-9), 1 - 1e-9) AS lam
+				  FROM pg_temp.crm_train_pat p JOIN pg_temp.crm_train_strata s ON s.rules = p.rules
+				 GROUP BY p.rules, s.lam, s.n),
+			upd AS (
+				UPDATE pg_temp.crm_train_strata s SET lam = est.lam FROM est WHERE s.rules = est.rules
+				RETURNING abs(est.lam - est.old) AS d)
+			SELECT pg_catalog.max(upd.d) INTO delta FROM upd;
 			EXIT WHEN delta < 1e-7;
 		END LOOP;
 	END IF;
-	lam_cand := lam;
+	SELECT coalesce(pg_catalog.sum(s.lam * s.n), 0) INTO tot FROM pg_temp.crm_train_strata s;
+	lam_cand := tot / greatest(ncand, 1);
+	DROP TABLE pg_temp.crm_train_strata;
 	-- The sample stands for ncand / frac candidate pairs.
 	ncand := pg_catalog.round(ncand / frac);
 	-- Expected matches among candidates, as a share of all pairs.

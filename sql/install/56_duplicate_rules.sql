@@ -151,12 +151,16 @@ COMMENT ON FUNCTION crm._contact_duplicates(crm.contacts, float8, float8[]) IS
 -- Existing contacts that probably are the given one, best first.
 CREATE FUNCTION crm.contact_duplicates(contact crm.contacts, min_probability float8 DEFAULT 0.5)
 	RETURNS TABLE (id bigint, probability float8, evidence jsonb)
-	LANGUAGE sql STABLE
+	LANGUAGE plpgsql STABLE
 	-- STABLE: reads crm.contacts and crm.matcher_models.
-BEGIN ATOMIC
+	-- plpgsql, not SQL: its plan is kept for the session.
+AS $$
+BEGIN
+	RETURN QUERY
 	SELECT d.id, d.probability, d.evidence
 	  FROM crm._contact_duplicates(contact, min_probability, crm._contact_weights()) d;
 END;
+$$;
 COMMENT ON FUNCTION crm.contact_duplicates(crm.contacts, float8) IS
 	'existing contacts that probably are the given contact row, with probability and evidence, best first';
 
