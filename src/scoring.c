@@ -847,7 +847,12 @@ Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 {
 	if (*plan == NULL)
 	{
-		SPIPlanPtr	p = SPI_prepare(sql, nargs, types);
+		/*
+		 * Always the generic plan: the arguments are arrays whose contents
+		 * do not change the best plan, and planning a custom one for every
+		 * statement would cost more than running it.
+		 */
+		SPIPlanPtr	p = SPI_prepare_cursor(sql, nargs, types, CURSOR_OPT_GENERIC_PLAN);
 
 		if (p == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
