@@ -35,6 +35,7 @@
 #include "parser/parse_func.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -58,7 +59,8 @@ const CrmKindInfo crm_kinds[CRM_KIND_COUNT] = {
 	{"exact", "name similarity >= 0.95", "name similarity >= 0.88",
 	"name similarity >= 0.75", "different"}},
 	{"email", "emails", 5,
-	{"exact", "canonical form equal", "same local part (without +tags)", "within three edits", "different"}},
+	{"exact", "canonical form equal", "same local part (without +tags)", "same digits, within three edits",
+	"different"}},
 	{"phone", "phones", 5,
 	{"exact", "same national number", "same short national number", "one digit off",
 	"different"}},
@@ -114,6 +116,7 @@ LookupHelpers(CrmMatchState *st, MemoryContext cxt)
 	{
 		fmgr_info_cxt(fn, &st->nick_fn, cxt);
 		st->has_nick = true;
+		st->cxt = cxt;
 	}
 	st->looked_up = true;
 }
@@ -283,6 +286,66 @@ CallHelper(FmgrInfo *fn, const char *a, int la, const char *b, int lb, bool *isn
 	return r;
 }
 
+/*
+ * True when ASCII strings a and b differ by more than limit in their
+ * character counts (the sum over characters of the count differences).
+ * Each edit changes that sum by at most two, so strings more than limit / 2
+ * edits apart are usually told apart here, without the edit distance.
+ * False when either string has a non-ASCII byte.
+ */
+static bool
+CharCountsDiffer(const char *a, int la, const char *b, int lb, int limit)
+{
+	int			count[128];
+	int			diff = 0;
+
+	for (int i = 0; i < la; i++)
+		if ((unsigned char) a[i] >= 128)
+			return false;
+	for (int i = 0; i < lb; i++)
+		if ((unsigned char) b[i] >= 128)
+			return false;
+	for (int i = 0; i < la; i++)
+		count[(unsigned char) a[i]] = 0;
+	for (int i = 0; i < lb; i++)
+		count[(unsigned char) b[i]] = 0;
+	for (int i = 0; i < la; i++)
+		count[(unsigned char) a[i]]++;
+	for (int i = 0; i < lb; i++)
+		count[(unsigned char) b[i]]--;
+	for (int i = 0; i < la; i++)
+	{
+		diff += abs(count[(unsigned char) a[i]]);
+		count[(unsigned char) a[i]] = 0;
+	}
+	for (int i = 0; i < lb; i++)
+	{
+		diff += abs(count[(unsigned char) b[i]]);
+		count[(unsigned char) b[i]] = 0;
+	}
+	return diff > limit;
+}
+
+/* Do a and b hold the same digits in the same order? */
+static bool
+SameDigits(const char *a, int la, const char *b, int lb)
+{
+	int			i = 0,
+				j = 0;
+
+	for (;;)
+	{
+		while (i < la && !(a[i] >= '0' && a[i] <= '9'))
+			i++;
+		while (j < lb && !(b[j] >= '0' && b[j] <= '9'))
+			j++;
+		if (i == la || j == lb)
+			return i == la && j == lb;
+		if (a[i++] != b[j++])
+			return false;
+	}
+}
+
 /* Split "x\x1Fy" into its parts; y is empty when there is no separator. */
 static void
 SplitUnit(const char *s, int len, int *l1, const char **s2, int *l2)
@@ -404,6 +467,64 @@ ComparePhones(const char *a, int la, const char *b, int lb)
 	return level;
 }
 
+/*
+ * crm.given_names_match(a, b), remembered for the query: it folds and keys
+ * both names on every call, and a table holds few distinct given names, so
+ * the same pairs come back again and again.  Names of up to NICK_CACHE_LEN
+ * bytes are remembered, at most NICK_CACHE_MAX pairs.
+ */
+#define NICK_CACHE_LEN 30
+#define NICK_CACHE_MAX 200000
+
+typedef struct NickKey
+{
+	char		a[NICK_CACHE_LEN + 1];
+	char		b[NICK_CACHE_LEN + 1];
+} NickKey;
+
+typedef struct NickEntry
+{
+	NickKey		key;
+	bool		match;
+} NickEntry;
+
+static bool
+NicknamesMatch(CrmMatchState *st, const char *a, int la, const char *b, int lb)
+{
+	NickKey		key;
+	NickEntry  *e = NULL;
+	bool		found = false;
+	bool		isnull;
+	Datum		r;
+
+	if (la <= NICK_CACHE_LEN && lb <= NICK_CACHE_LEN)
+	{
+		if (st->nick_cache == NULL)
+		{
+			HASHCTL		ctl;
+
+			ctl.keysize = sizeof(NickKey);
+			ctl.entrysize = sizeof(NickEntry);
+			ctl.hcxt = st->cxt;
+			st->nick_cache = hash_create("crm nickname pairs", 1024, &ctl,
+										 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		}
+		memset(&key, 0, sizeof(key));
+		memcpy(key.a, a, la);
+		memcpy(key.b, b, lb);
+		if (hash_get_num_entries(st->nick_cache) < NICK_CACHE_MAX)
+			e = hash_search(st->nick_cache, &key, HASH_ENTER, &found);
+		else
+			e = hash_search(st->nick_cache, &key, HASH_FIND, &found);
+		if (found)
+			return e->match;
+	}
+	r = CallHelper(&st->nick_fn, a, la, b, lb, &isnull);
+	if (e != NULL)
+		e->match = !isnull && DatumGetBool(r);
+	return !isnull && DatumGetBool(r);
+}
+
 /* Comparison level of field f of records a and b. */
 int
 crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, const CrmRecordValues *rb)
@@ -429,19 +550,13 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 				if (BytesEq(a, la, b, lb))
 					return 0;
 				base = (kind == CRM_KIND_GIVEN_NAME) ? 2 : 1;
-				if (kind == CRM_KIND_GIVEN_NAME && st->has_nick)
-				{
-					bool		isnull;
-					Datum		r = CallHelper(&st->nick_fn, a, la, b, lb, &isnull);
-
-					if (!isnull && DatumGetBool(r))
-						return 1;
-				}
+				if (kind == CRM_KIND_GIVEN_NAME && st->has_nick && NicknamesMatch(st, a, la, b, lb))
+					return 1;
 				if (other >= 0 && ra->len[other] > 0 && rb->len[other] > 0 &&
-					crm_jaro_winkler_bytes(a, la, rb->s[other], rb->len[other]) >= 0.92 &&
-					crm_jaro_winkler_bytes(ra->s[other], ra->len[other], b, lb) >= 0.92)
+					crm_jaro_winkler_at_least(a, la, rb->s[other], rb->len[other], 0.92) >= 0.92 &&
+					crm_jaro_winkler_at_least(ra->s[other], ra->len[other], b, lb, 0.92) >= 0.92)
 					return base;
-				s = crm_jaro_winkler_bytes(a, la, b, lb);
+				s = crm_jaro_winkler_at_least(a, la, b, lb, 0.8);
 				if (s >= 0.92)
 					return base + 1;
 				if (s >= 0.8)
@@ -496,13 +611,16 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 						return 2;
 				}
 				/*
-				 * A typo: at most three edits apart.  Not Jaro-Winkler: local
-				 * parts are mostly built from the person's name, which the
-				 * name fields already weigh, so two strangers of one name
-				 * (john.smith12@gmail.com, john.smith57@yahoo.com) would look
-				 * alike here too and be counted twice.
+				 * A typo: at most three edits apart, and the same digits in
+				 * the same order.  Not Jaro-Winkler: local parts are mostly
+				 * built from the person's name, which the name fields already
+				 * weigh, so two strangers of one name (john.smith12@gmail.com,
+				 * john.smith57@yahoo.com) would look alike here too and be
+				 * counted twice; and a changed number (a year, a counter) is
+				 * another mailbox, not a slip of the keyboard.
 				 */
-				if (crm_osa_distance_bytes(a, la1, b, lb1, 3) <= 3)
+				if (!CharCountsDiffer(a, la1, b, lb1, 6) && SameDigits(a, la1, b, lb1) &&
+					crm_osa_distance_bytes(a, la1, b, lb1, 3) <= 3)
 					return 3;
 				return 4;
 			}
@@ -511,7 +629,7 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 		case CRM_KIND_CITY:
 			if (BytesEq(a, la, b, lb))
 				return 0;
-			s = crm_jaro_winkler_bytes(a, la, b, lb);
+			s = crm_jaro_winkler_at_least(a, la, b, lb, 0.8);
 			return s >= 0.92 ? 1 : s >= 0.8 ? 2 : 3;
 		case CRM_KIND_POSTCODE:
 			if (BytesEq(a, la, b, lb))

@@ -68,6 +68,8 @@ typedef struct CrmMatchState
 	bool		looked_up;
 	bool		has_nick;
 	FmgrInfo	nick_fn;
+	MemoryContext cxt;			/* where the state lives */
+	struct HTAB *nick_cache;	/* given-name pairs already asked about */
 } CrmMatchState;
 
 /* One record's prepared values, pointers into the detoasted array. */

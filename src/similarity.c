@@ -252,6 +252,42 @@ JaroWinklerAscii(const char *a, int la, const char *b, int lb)
 	return jaro + prefix * 0.1 * (1.0 - jaro);
 }
 
+/*
+ * Jaro-Winkler of a and b when it may reach floor, else 0.  Jaro matches
+ * at most as many characters as the two strings have in common (counted
+ * without the window), and the Winkler bonus lifts Jaro j to at most
+ * 0.6 j + 0.4, so for ASCII strings that bound, computed in one pass, rules
+ * out most unlike pairs before the matching loop runs.
+ */
+double
+crm_jaro_winkler_at_least(const char *a, int la, const char *b, int lb, double floor)
+{
+	if (la > 0 && lb > 0 && ShortAscii(a, la) && ShortAscii(b, lb))
+	{
+		int			count[128];
+		int			common = 0;
+		double		bound;
+
+		for (int i = 0; i < la; i++)
+			count[(unsigned char) a[i]] = 0;
+		for (int j = 0; j < lb; j++)
+			count[(unsigned char) b[j]] = 0;
+		for (int i = 0; i < la; i++)
+			count[(unsigned char) a[i]]++;
+		for (int j = 0; j < lb; j++)
+			if (count[(unsigned char) b[j]] > 0)
+			{
+				count[(unsigned char) b[j]]--;
+				common++;
+			}
+		bound = ((double) common / la + (double) common / lb + 1.0) / 3.0;
+		if (0.6 * bound + 0.4 < floor - 1e-12)
+			return 0.0;
+		return JaroWinklerAscii(a, la, b, lb);
+	}
+	return crm_jaro_winkler_bytes(a, la, b, lb);
+}
+
 double
 crm_jaro_winkler_bytes(const char *a, int la, const char *b, int lb)
 {

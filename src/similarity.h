@@ -29,6 +29,10 @@ extern double crm_jaro_winkler_codes(const pg_wchar *a, int la,
 /* Convenience wrapper over byte strings in the server encoding. */
 extern double crm_jaro_winkler_bytes(const char *a, int la, const char *b, int lb);
 
+/* The same when it may reach floor, else 0 (cheaper for unlike strings). */
+extern double crm_jaro_winkler_at_least(const char *a, int la, const char *b, int lb,
+										double floor);
+
 /*
  * Optimal string alignment distance (Damerau-Levenshtein without repeated
  * edits of a transposed pair).  max < 0 means unbounded; otherwise the
