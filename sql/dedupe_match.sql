@@ -32,7 +32,11 @@ SELECT crm.match_levels(ARRAY['email'], ARRAY[a], ARRAY[b]) AS email_level, a, b
                ('a.nn@gmail.com' || chr(31) || 'ann@gmail.com', 'ann@gmail.com' || chr(31) || 'ann@gmail.com'),
                ('ann@x.com' || chr(31) || 'ann@x.com', 'ann@y.org' || chr(31) || 'ann@y.org'),
                ('ann.lee@x.com' || chr(31) || 'ann.lee@x.com', 'ann.le@x.com' || chr(31) || 'ann.le@x.com'),
-               ('ann@x.com' || chr(31) || 'ann@x.com', 'bob@y.org' || chr(31) || 'bob@y.org')) AS t(a, b);
+               ('ann@x.com' || chr(31) || 'ann@x.com', 'bob@y.org' || chr(31) || 'bob@y.org'),
+               ('ann+crm@x.com' || chr(31) || 'ann+crm@x.com', 'ann@x.com' || chr(31) || 'ann@x.com'),
+               ('ann.lee84@harris.net' || chr(31) || 'ann.lee84@harris.net', 'ann.le84@haris.net' || chr(31) || 'ann.le84@haris.net'),
+               ('ann.lee84@x.com' || chr(31) || 'ann.lee84@x.com', 'ann.lee85@x.com' || chr(31) || 'ann.lee85@x.com'),
+               ('john.smith12@gmail.com' || chr(31) || 'john.smith12@gmail.com', 'john.smith57@yahoo.com' || chr(31) || 'john.smith57@yahoo.com')) AS t(a, b);
 SELECT crm.match_levels(ARRAY['phone'], ARRAY[a], ARRAY[b]) AS phone_level, a, b
   FROM (VALUES ('+61270611981', '+61270611981'), ('+61270611981', '+6170611981'),
                ('~0270611981', '~270611981'), ('~0270611981', '~0270611982'), ('+61270611981', '+14155552671')) AS t(a, b);
