@@ -619,7 +619,7 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 				 * counted twice; and a changed number (a year, a counter) is
 				 * another mailbox, not a slip of the keyboard.
 				 */
-				if (!CharCountsDiffer(a, la1, b, lb1, 6) && SameDigits(a, la1, b, lb1) &&
+				if (SameDigits(a, la1, b, lb1) && !CharCountsDiffer(a, la1, b, lb1, 6) &&
 					crm_osa_distance_bytes(a, la1, b, lb1, 3) <= 3)
 					return 3;
 				return 4;
