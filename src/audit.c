@@ -816,11 +816,20 @@ WriteSql(TriggerData *trigdata, AuditStatement *st)
 	int			ret;
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		event = 0, sql = AuditInsertSql;
+	{
+		event = 0;
+		sql = AuditInsertSql;
+	}
 	else if (TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
-		event = 1, sql = AuditUpdateSql;
+	{
+		event = 1;
+		sql = AuditUpdateSql;
+	}
 	else
-		event = 2, sql = AuditDeleteSql;
+	{
+		event = 2;
+		sql = AuditDeleteSql;
+	}
 
 	values[0] = NameGetDatum(&st->db_role);
 	values[1] = NameGetDatum(&st->login);

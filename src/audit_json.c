@@ -150,7 +150,8 @@ crm_audit_build_table(Relation rel)
 	AuditTable *table;
 	int			i;
 
-	cxt = AllocSetContextCreate(TopMemoryContext, "crm audit table", ALLOCSET_SMALL_SIZES);
+	/* built under the caller's context, so an error frees it; kept at the end */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "crm audit table", ALLOCSET_SMALL_SIZES);
 	old = MemoryContextSwitchTo(cxt);
 	table = palloc0(sizeof(AuditTable));
 	table->relid = RelationGetRelid(rel);
@@ -184,6 +185,7 @@ crm_audit_build_table(Relation rel)
 			table->contact_attnum = table->columns[i].attnum;
 	}
 	MemoryContextSwitchTo(old);
+	MemoryContextSetParent(cxt, TopMemoryContext);
 	return table;
 }
 
