@@ -150,12 +150,14 @@ CREATE POLICY admin_delete ON crm.matcher_models FOR DELETE TO crm_admin
 
 -- Weights array of a model for the given field kinds: element 1 is the
 -- prior log2 odds, then log2(m/u) for each level of each field in turn.
--- Kinds the params lack fall back to the shipped defaults.
+-- Kinds the params lack fall back to the shipped defaults.  In float8, not
+-- numeric: numeric logarithms made this a tenth of the time of a whole
+-- duplicate check (crm._contact_weights runs it on every check).
 CREATE FUNCTION crm.match_model_weights(kinds text[], params jsonb, prior float8)
 	RETURNS float8[]
 	LANGUAGE sql IMMUTABLE PARALLEL SAFE
 BEGIN ATOMIC
-	SELECT ARRAY[pg_catalog.log(2.0, prior::numeric / (1 - prior::numeric))::float8]
+	SELECT ARRAY[pg_catalog.ln(prior / (1 - prior)) / pg_catalog.ln(2.0::float8)]
 		|| coalesce(pg_catalog.array_agg(w ORDER BY k.ord, l.lvl), '{}')
 	  FROM pg_catalog.unnest(kinds) WITH ORDINALITY AS k(kind, ord)
 	  CROSS JOIN LATERAL (
@@ -163,8 +165,9 @@ BEGIN ATOMIC
 	  ) AS src
 	  CROSS JOIN LATERAL (
 		SELECT g.lvl,
-			   pg_catalog.log(2.0, greatest((src.p -> 'm' ->> (g.lvl - 1))::numeric, 1e-9)
-								 / greatest((src.p -> 'u' ->> (g.lvl - 1))::numeric, 1e-9))::float8 AS w
+			   pg_catalog.ln(greatest((src.p -> 'm' ->> (g.lvl - 1))::float8, 1e-9)
+							 / greatest((src.p -> 'u' ->> (g.lvl - 1))::float8, 1e-9))
+			   / pg_catalog.ln(2.0::float8) AS w
 		  FROM pg_catalog.generate_series(1, pg_catalog.cardinality(crm.match_kind_levels(k.kind))) AS g(lvl)
 		 WHERE k.kind <> 'id'
 	  ) AS l;
