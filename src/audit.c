@@ -178,8 +178,9 @@ static bool CallbacksRegistered = false;
 
 /*
  * The SQL writer, used when the log is not the plain table (see the file
- * comment).  OFFSET 0 keeps each row's jsonb computed once, not once per
- * reference.
+ * comment).  Whole rows drop their NULL columns only: nested nulls are
+ * data (src/audit_json.c says why).  OFFSET 0 keeps each row's jsonb
+ * computed once, not once per reference.
  */
 static const char *const AuditInsertSql =
 "INSERT INTO crm.audit_log (contact_id, user_id, db_role, login, table_name, op, row_id, old_values, new_values) "
@@ -187,7 +188,9 @@ static const char *const AuditInsertSql =
 "            ELSE COALESCE((r.j OPERATOR(pg_catalog.->>) 'contact_id')::pg_catalog.int8, 0) END, "
 "       $4, $1, $2, $3, 'INSERT', "
 "       (r.j OPERATOR(pg_catalog.->>) 'id')::pg_catalog.int8, NULL, r.j "
-"  FROM (SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(t.*)) AS j FROM crm_new t OFFSET 0) r";
+"  FROM (SELECT (SELECT COALESCE(pg_catalog.jsonb_object_agg(e.key, e.value), '{}'::pg_catalog.jsonb) "
+"                  FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(t.*)) e "
+"                 WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'null') AS j FROM crm_new t OFFSET 0) r";
 
 static const char *const AuditDeleteSql =
 "INSERT INTO crm.audit_log (contact_id, user_id, db_role, login, table_name, op, row_id, old_values, new_values) "
@@ -195,7 +198,9 @@ static const char *const AuditDeleteSql =
 "            ELSE COALESCE((r.j OPERATOR(pg_catalog.->>) 'contact_id')::pg_catalog.int8, 0) END, "
 "       $4, $1, $2, $3, 'DELETE', "
 "       (r.j OPERATOR(pg_catalog.->>) 'id')::pg_catalog.int8, r.j, NULL "
-"  FROM (SELECT pg_catalog.jsonb_strip_nulls(pg_catalog.to_jsonb(t.*)) AS j FROM crm_old t OFFSET 0) r";
+"  FROM (SELECT (SELECT COALESCE(pg_catalog.jsonb_object_agg(e.key, e.value), '{}'::pg_catalog.jsonb) "
+"                  FROM pg_catalog.jsonb_each(pg_catalog.to_jsonb(t.*)) e "
+"                 WHERE pg_catalog.jsonb_typeof(e.value) OPERATOR(pg_catalog.<>) 'null') AS j FROM crm_old t OFFSET 0) r";
 
 static const char *const AuditUpdateSql =
 "INSERT INTO crm.audit_log (contact_id, user_id, db_role, login, table_name, op, row_id, old_values, new_values) "

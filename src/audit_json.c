@@ -17,9 +17,10 @@
  * json) still go through to_jsonb itself, one column at a time, so they
  * cannot drift from it.
  *
- * Inserted and deleted rows drop their NULL columns and, inside nested
- * objects, their null fields (jsonb_strip_nulls of the whole row, as
- * before).  An update logs a column when its jsonb value changed, with
+ * Inserted and deleted rows drop their NULL columns, and only those: a
+ * null inside a json value or a composite is part of what the user stored,
+ * so it is kept (jsonb_strip_nulls would drop it, and the log would then
+ * say {} where the row held {"a": null}).  An update logs a column when its jsonb value changed, with
  * jsonb's equality (1.0 and 1.00 are the same number), not counting the
  * columns that change with every write and say nothing by themselves.
  */
@@ -216,7 +217,7 @@ SetString(JsonbValue *v, char *str, int len)
 
 /* A jsonb value: a scalar as itself, an object or array as a container. */
 static void
-SetJsonb(JsonbValue *v, Jsonb *jb, bool strip)
+SetJsonb(JsonbValue *v, Jsonb *jb)
 {
 	if (JB_ROOT_IS_SCALAR(jb))
 	{
@@ -224,16 +225,14 @@ SetJsonb(JsonbValue *v, Jsonb *jb, bool strip)
 			elog(ERROR, "invalid jsonb scalar");
 		return;
 	}
-	if (strip)
-		jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_strip_nulls, JsonbPGetDatum(jb)));
 	v->type = jbvBinary;
 	v->val.binary.data = &jb->root;
 	v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
 }
 
-/* The jsonb value of one non-NULL column value; strip: as for a whole row. */
+/* The jsonb value of one non-NULL column value. */
 static void
-ColumnValue(AuditColumn *col, Datum value, bool strip, JsonbValue *v)
+ColumnValue(AuditColumn *col, Datum value, JsonbValue *v)
 {
 	char	   *str;
 
@@ -297,10 +296,10 @@ ColumnValue(AuditColumn *col, Datum value, bool strip, JsonbValue *v)
 			SetString(v, str, strlen(str));
 			break;
 		case AUDIT_JSONB:
-			SetJsonb(v, DatumGetJsonbP(value), strip);
+			SetJsonb(v, DatumGetJsonbP(value));
 			break;
 		case AUDIT_TO_JSONB:
-			SetJsonb(v, DatumGetJsonbP(FunctionCall1(&col->func, value)), strip);
+			SetJsonb(v, DatumGetJsonbP(FunctionCall1(&col->func, value)));
 			break;
 	}
 }
@@ -317,8 +316,9 @@ PushKey(JsonbParseState **state, AuditColumn *col)
 }
 
 /*
- * The whole row without its NULL columns, as
- * jsonb_strip_nulls(to_jsonb(row)).  Allocates in the current context.
+ * The whole row without its NULL columns (a jsonb column holding a JSON
+ * null counts as NULL, as it does for the SQL writer, which cannot tell the
+ * two apart in to_jsonb's result).  Allocates in the current context.
  */
 Jsonb *
 crm_audit_row(AuditTable *table, TupleTableSlot *slot)
@@ -336,7 +336,9 @@ crm_audit_row(AuditTable *table, TupleTableSlot *slot)
 
 		if (slot->tts_isnull[col->attnum - 1])
 			continue;
-		ColumnValue(col, slot->tts_values[col->attnum - 1], true, &v);
+		ColumnValue(col, slot->tts_values[col->attnum - 1], &v);
+		if (v.type == jbvNull)
+			continue;
 		PushKey(&state, col);
 		(void) pushJsonbValue(&state, WJB_VALUE, &v);
 	}
@@ -411,11 +413,11 @@ crm_audit_row_change(AuditTable *table, TupleTableSlot *oldslot, TupleTableSlot 
 		if (onull)
 			o.type = jbvNull;
 		else
-			ColumnValue(col, oldslot->tts_values[a], false, &o);
+			ColumnValue(col, oldslot->tts_values[a], &o);
 		if (nnull)
 			n.type = jbvNull;
 		else
-			ColumnValue(col, newslot->tts_values[a], false, &n);
+			ColumnValue(col, newslot->tts_values[a], &n);
 		if (ValuesEqual(&o, &n))
 			continue;
 		if (changed++ == 0)
@@ -469,7 +471,7 @@ crm_audit_column_int8(AuditTable *table, TupleTableSlot *slot, AttrNumber attnum
 		default:
 			break;
 	}
-	ColumnValue(col, value, false, &v);
+	ColumnValue(col, value, &v);
 	switch (v.type)
 	{
 		case jbvNull:
