@@ -6,7 +6,7 @@
 -- through dblink, in a scratch database (their commits cannot live in this
 -- suite's rolled-back transaction).
 BEGIN;
-SELECT plan(8);
+SELECT plan(11);
 CREATE EXTENSION IF NOT EXISTS dblink;
 CREATE TEMP TABLE conn AS SELECT format('host=%s port=%s user=%s', split_part(current_setting('unix_socket_directories'), ',', 1),
 	current_setting('port'), current_user) AS base;
@@ -66,6 +66,20 @@ SELECT is((SELECT n FROM dblink('regress_rep_session', 'SELECT (SELECT count(*) 
 SELECT dblink_exec('regress_rep_session', 'COMMIT') \gset
 SELECT is((SELECT n FROM dblink('regress_rep_session', 'SELECT crm.shared_contact_ids()') AS t(n bigint[])),
 	'{3}'::bigint[], 'the next transaction sees the share: the old answer was not kept');
+
+-- Inside one read-committed transaction each statement takes a new
+-- snapshot, and so must the reach: the locks the rep's statements need are
+-- already held, so nothing else would read the invalidation in.
+SELECT dblink_exec('regress_rep_session', 'BEGIN') \gset
+SELECT is((SELECT n FROM dblink('regress_rep_session', 'SELECT array_agg(id ORDER BY id) FROM crm.contacts') AS t(n bigint[])),
+	'{1,3}'::bigint[], 'in a transaction, the rep sees its contact and the shared one');
+SELECT dblink_exec('regress_admin_session', $$DELETE FROM crm.shares WHERE contact_id = 3$$) \gset
+SELECT is((SELECT n FROM dblink('regress_rep_session', 'SELECT array_agg(id ORDER BY id) FROM crm.contacts') AS t(n bigint[])),
+	'{1}'::bigint[], 'a revocation committed meanwhile holds from the transaction''s next statement');
+SELECT dblink_exec('regress_admin_session', $$UPDATE crm.users SET active = false WHERE login = 'regress_reach_rep'$$) \gset
+SELECT is((SELECT n FROM dblink('regress_rep_session', 'SELECT count(*) FROM crm.contacts') AS t(n bigint)),
+	0::bigint, 'and so does deactivating the user');
+SELECT dblink_exec('regress_rep_session', 'COMMIT') \gset
 
 -- a manager's reach follows the team hierarchy
 SELECT dblink_exec('regress_rep_session', 'RESET ROLE; SET ROLE regress_reach_mgr') \gset
