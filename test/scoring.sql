@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(93);
+SELECT plan(95);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -144,6 +144,14 @@ SELECT is(ARRAY(SELECT c.id FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id
 	'{}'::bigint[], 'the set-based rescore computes the same fit and grade as the per-contact functions');
 SELECT is(ARRAY(SELECT contact_id FROM crm.lead_scores WHERE lead_score IS DISTINCT FROM crm.lead_score(contact_id)),
 	'{}'::bigint[], 'and crm.lead_scores the same scores as crm.lead_score()');
+SELECT is(ARRAY(SELECT DISTINCT s.contact_id FROM crm.engagement_state s
+				   JOIN crm.engagement_rules r ON r.id = s.rule_id AND r.active AND r.time_window IS NULL
+				   LEFT JOIN crm.engagement_now e USING (contact_id)
+				 WHERE e.engagement_score IS DISTINCT FROM crm.engagement_score(s.contact_id)),
+	'{}'::bigint[], 'crm.engagement_now (grouped by the contact key) has every contact with state, as crm.engagement_score()');
+SELECT is(ARRAY(SELECT l.contact_id FROM crm.lead_scores l LEFT JOIN crm.engagement_now e USING (contact_id)
+				 WHERE l.engagement_score IS DISTINCT FROM COALESCE(e.engagement_score, 0)),
+	'{}'::bigint[], 'crm.lead_scores has every contact, with the engagement of crm.engagement_now or 0');
 SELECT is(value, 10.0::float8, 'after rescoring, the old open is worth 20 * 1/2') FROM crm.engagement_state s
   JOIN crm.engagement_rules r ON r.id = s.rule_id WHERE s.contact_id = 102 AND r.name = 'opened';
 SELECT is((SELECT engagement_score FROM crm.lead_scores WHERE contact_id = 102), -10.0::float8,

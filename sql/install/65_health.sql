@@ -127,7 +127,11 @@ WITH r AS (
 ), dup_email AS (
 	SELECT o.email FROM crm.contacts o WHERE o.email IS NOT NULL GROUP BY o.email HAVING pg_catalog.count(*) > 1
 ), dup_name AS (
-	SELECT o.account_id, pg_catalog.lower(o.family_name) AS family, pg_catalog.lower(COALESCE(o.given_name, '')) AS given
+	-- grouped under the "C" collation: only equality matters, which is the
+	-- same under every deterministic collation, and sorting a million names
+	-- by byte is twice as fast as by the database's (even C.UTF-8) rules
+	SELECT o.account_id, pg_catalog.lower(o.family_name) COLLATE "C" AS family,
+		   pg_catalog.lower(COALESCE(o.given_name, '')) COLLATE "C" AS given
 	  FROM crm.contacts o WHERE o.account_id IS NOT NULL AND o.family_name IS NOT NULL
 	 GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1
 ), parts AS (
@@ -170,8 +174,8 @@ WITH r AS (
 	  FROM conf c
 	 CROSS JOIN hs
 	  LEFT JOIN dup_email de ON de.email OPERATOR(crm.=) c.email
-	  LEFT JOIN dup_name dn ON dn.account_id = c.account_id AND dn.family = pg_catalog.lower(c.family_name)
-						   AND dn.given = pg_catalog.lower(COALESCE(c.given_name, ''))
+	  LEFT JOIN dup_name dn ON dn.account_id = c.account_id AND dn.family = pg_catalog.lower(c.family_name) COLLATE "C"
+						   AND dn.given = pg_catalog.lower(COALESCE(c.given_name, '')) COLLATE "C"
 )
 SELECT p.contact_id,
 	   pg_catalog.round((100 * (p.confidence_weight * COALESCE(p.confidence, 0)

@@ -141,7 +141,9 @@ BEGIN
 								   WHERE c.email IS NOT NULL GROUP BY c.email HAVING count(*) > 1) x),
 			'same_name_at_company_groups', (SELECT count(*) FROM (SELECT 1 FROM crm.contacts c
 								   WHERE c.account_id IS NOT NULL AND c.family_name IS NOT NULL
-								   GROUP BY c.account_id, lower(c.family_name), lower(COALESCE(c.given_name, ''))
+								   -- "C": equality only, as in crm.contact_health
+								   GROUP BY c.account_id, lower(c.family_name) COLLATE "C",
+											lower(COALESCE(c.given_name, '')) COLLATE "C"
 								   HAVING count(*) > 1) x))
 		INTO step;
 	END IF;
