@@ -198,62 +198,41 @@ CREATE AGGREGATE crm._engagement_of(rule_id bigint, amount float8, as_of timesta
 COMMENT ON AGGREGATE crm._engagement_of(bigint, float8, timestamptz) IS
 	'engagement of a contact from its state rows (value, as_of) and window counts (count, null), by the current rules';
 
--- The rows the engagement of a contact is summed from: its state rows, and
--- the count of each window rule's activities inside the window (one range
--- scan of the activities inside the longest window).  Internal: read by
--- crm.engagement_now and crm.lead_scores with the reader's rights.
-CREATE VIEW crm._engagement_rows WITH (security_invoker = true) AS
-SELECT s.contact_id, s.rule_id, s.value AS amount, s.as_of
-  FROM crm.engagement_state s
-UNION ALL
-SELECT a.contact_id, r.id, pg_catalog.count(*)::float8, NULL::timestamptz
-  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
- WHERE r.active AND r.time_window IS NOT NULL
-   AND a.occurred_at > pg_catalog.now() - (SELECT pg_catalog.max(w.time_window) FROM crm.engagement_rules w
-											WHERE w.active)
-   AND a.occurred_at > pg_catalog.now() - r.time_window AND a.occurred_at <= pg_catalog.now()
- GROUP BY a.contact_id, r.id;
-COMMENT ON VIEW crm._engagement_rows IS
-	'internal: per contact, its engagement state rows and window-rule counts, the input of crm._engagement_of';
-GRANT SELECT ON crm._engagement_rows TO PUBLIC;
-
--- Engagement of every contact, decayed to now, in one streaming pass.  The
--- aggregate groups by the contact's primary key, not by the contact_id of
--- the union above: the planner has statistics for the key (one group per
--- contact) but none for a column of a UNION ALL, where it assumes 200
--- groups and so builds a hash table that spills to disk at a million
--- contacts.  Grouped by the key it reads the contacts and the state (its
--- primary key, and crm._rebuild_engagement_state() writes it in that
--- order) both in id order, merge-joins them and aggregates each contact as
--- it passes: no hash table, no sort of the state, memory independent of the
--- number of contacts.
+-- Engagement of every contact, decayed to now: one pass over the state,
+-- one range scan of the activities inside the longest time window, one
+-- aggregate per contact.
 CREATE VIEW crm.engagement_now WITH (security_invoker = true) AS
-SELECT c.id AS contact_id, crm._engagement_of(p.rule_id, p.amount, p.as_of) AS engagement_score
-  FROM crm.contacts c
-  JOIN crm._engagement_rows p ON p.contact_id = c.id
- GROUP BY c.id
-HAVING crm._engagement_of(p.rule_id, p.amount, p.as_of) IS NOT NULL;
+WITH per_rule AS (
+	SELECT s.contact_id, s.rule_id, s.value AS amount, s.as_of
+	  FROM crm.engagement_state s
+	UNION ALL
+	SELECT a.contact_id, r.id, pg_catalog.count(*)::float8, NULL::timestamptz
+	  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
+	 WHERE r.active AND r.time_window IS NOT NULL
+	   AND a.occurred_at > pg_catalog.now() - (SELECT pg_catalog.max(w.time_window) FROM crm.engagement_rules w
+												WHERE w.active)
+	   AND a.occurred_at > pg_catalog.now() - r.time_window AND a.occurred_at <= pg_catalog.now()
+	 GROUP BY a.contact_id, r.id
+)
+SELECT p.contact_id, crm._engagement_of(p.rule_id, p.amount, p.as_of) AS engagement_score
+  FROM per_rule p
+ GROUP BY p.contact_id;
 COMMENT ON VIEW crm.engagement_now IS
-	'engagement score, decayed to now, of every contact the caller may see that has engagement (set-based; used by crm.rescore_all)';
+	'engagement score, decayed to now, of every contact with engagement (set-based; used by crm.lead_scores and crm.rescore_all)';
 
--- Current scores for every contact the caller may see: the same streaming
--- aggregate as crm.engagement_now, over every contact (engagement null
--- when none), so the contacts are read once.
+-- Current scores for every contact the caller may see.
 CREATE VIEW crm.lead_scores WITH (security_invoker = true) AS
-SELECT e.contact_id,
-	   e.fit_score::float8 AS fit_score,
+SELECT c.id AS contact_id,
+	   c.fit_score::float8 AS fit_score,
 	   COALESCE(e.engagement_score, 0) AS engagement_score,
-	   crm.clamp_points(COALESCE(e.fit_score::float8, 0) + COALESCE(e.engagement_score, 0), 0, s.score_ceiling)
+	   crm.clamp_points(COALESCE(c.fit_score::float8, 0) + COALESCE(e.engagement_score, 0), 0, s.score_ceiling)
 		   AS lead_score,
-	   crm._grade(e.fit_score::float8, e.engagement_score, s.grade_a_fit, s.grade_b_fit,
+	   crm._grade(c.fit_score::float8, e.engagement_score, s.grade_a_fit, s.grade_b_fit,
 				  s.grade_1_engagement, s.grade_2_engagement) AS lead_grade,
-	   e.lifecycle_stage
-  FROM (SELECT c.id AS contact_id, c.fit_score, c.lifecycle_stage,
-			   crm._engagement_of(p.rule_id, p.amount, p.as_of) AS engagement_score
-		  FROM crm.contacts c
-		  LEFT JOIN crm._engagement_rows p ON p.contact_id = c.id
-		 GROUP BY c.id) e
- CROSS JOIN crm.scoring_settings s;
+	   c.lifecycle_stage
+  FROM crm.contacts c
+ CROSS JOIN crm.scoring_settings s
+  LEFT JOIN crm.engagement_now e ON e.contact_id = c.id;
 COMMENT ON VIEW crm.lead_scores IS
 	'current fit, engagement (decayed to now), lead score and grade of every contact the caller may see';
 
@@ -451,10 +430,7 @@ BEGIN
 		   _rebuild_engagement_state.as_of
 	  FROM crm.activities a
 	  JOIN crm.engagement_rules r ON r.activity_kind = a.kind AND r.active AND r.time_window IS NULL
-	 GROUP BY a.contact_id, r.id
-	 -- in key order, so that reading the state in key order (crm.lead_scores,
-	 -- crm.engagement_now) reads the table front to back
-	 ORDER BY a.contact_id, r.id;
+	 GROUP BY a.contact_id, r.id;
 	-- the statistics of the new rows, for the rescore's own queries
 	ANALYZE crm.engagement_state;
 END $$;

@@ -124,9 +124,13 @@ WITH r AS (
 		   'postcode' = ANY (h.required_fields) AS req_postcode,
 		   'lead_source' = ANY (h.required_fields) AS req_lead_source
 	  FROM crm.health_settings h
-), dup_email AS (
+), dup_email AS MATERIALIZED (
+	-- MATERIALIZED, as dup_name: computed once.  Inlined, a parallel plan
+	-- hashes both in each worker and the leader, three times the work of
+	-- the whole view's most expensive part (measured at 1M contacts: 5.8 s
+	-- materialized against 7.7-8.6 s inlined)
 	SELECT o.email FROM crm.contacts o WHERE o.email IS NOT NULL GROUP BY o.email HAVING pg_catalog.count(*) > 1
-), dup_name AS (
+), dup_name AS MATERIALIZED (
 	-- grouped under the "C" collation: only equality matters, which is the
 	-- same under every deterministic collation, and sorting a million names
 	-- by byte is twice as fast as by the database's (even C.UTF-8) rules
