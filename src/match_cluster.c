@@ -502,9 +502,51 @@ ReadCursor(RunData *rd, const char *name)
 	MemoryContextDelete(batch);
 }
 
+/* Match weight (log2 odds) of probability p; p in [0, 1]. */
+static double
+WeightOf(float8 p)
+{
+	if (p <= 0)
+		return -INFINITY;
+	if (p >= 1)
+		return INFINITY;
+	return log2(p / (1.0 - p));
+}
+
+/*
+ * True for the kinds whose comparison is cheap next to the string
+ * similarities of names, addresses and emails: those are compared first.
+ */
+static bool
+CheapKind(int kind)
+{
+	switch (kind)
+	{
+		case CRM_KIND_GIVEN_NAME:
+		case CRM_KIND_FAMILY_NAME:
+		case CRM_KIND_FULL_NAME:
+		case CRM_KIND_COMPANY:
+		case CRM_KIND_ADDRESS:
+		case CRM_KIND_EMAIL:
+			return false;
+		default:
+			return true;
+	}
+}
+
 /*
  * Sort and deduplicate the candidate pairs and score each one; returns the
  * number of unique pairs, with their match weights (log2 odds) in *wp.
+ *
+ * Only three things about a pair are ever used: its exact weight when its
+ * probability reaches minp, and otherwise whether it falls below the veto
+ * level of ClusterPairs (1 - minp, at most 0.5) or between the two.  So the
+ * fields are compared cheapest first, and once the weight so far plus the
+ * most (least) the remaining fields can add shows the pair must stay below
+ * minp and below (at or above) the veto level, the rest are not compared and
+ * the pair gets that bound for its weight, which classifies it the same.
+ * A pair compared in full is summed in field order, as before, so its
+ * weight is exactly what it always was.
  */
 static int64
 ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
@@ -512,13 +554,65 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *weights = PG_GETARG_ARRAYTYPE_P(1);
 	CrmMatchState *st = crm_match_state(fcinfo, kinds, weights);
+	float8		minp = PG_GETARG_FLOAT8(3);
+
+	/*
+	 * A margin far above the rounding of a handful of additions, far below
+	 * any difference between weights that matters.
+	 */
+	const double margin = 1e-6;
+	/*
+	 * Near 1 the probability itself rounds (to 1 from a weight of about 53),
+	 * so there nothing is skipped for being below minp.
+	 */
+	double		minw = minp > 0.999999 ? -INFINITY : WeightOf(minp) - margin;
+	double		vetow = WeightOf(Min(0.5, 1.0 - minp));
+	double		vetolo = vetow - margin;
+	double		vetohi = vetow + margin;
 	MemoryContext scratch,
 				old;
 	float8	   *wt;
 	int64		nu = 0;
+	int		   *order;
+	int		   *level;
+	double	   *maxrest,
+			   *minrest;
+	int			nf = rd->nfields;
 
 	if (st->nfields != rd->nfields)
 		elog(ERROR, "field count changed while reading");
+
+	/* Comparison order, and what the fields after each step can add. */
+	order = palloc(sizeof(int) * Max(nf, 1));
+	level = palloc(sizeof(int) * Max(nf, 1));
+	maxrest = palloc(sizeof(double) * (nf + 1));
+	minrest = palloc(sizeof(double) * (nf + 1));
+	{
+		int			k = 0;
+
+		for (int f = 0; f < nf; f++)
+			if (CheapKind(st->kinds[f]))
+				order[k++] = f;
+		for (int f = 0; f < nf; f++)
+			if (!CheapKind(st->kinds[f]))
+				order[k++] = f;
+	}
+	maxrest[nf] = minrest[nf] = 0;
+	for (int k = nf - 1; k >= 0; k--)
+	{
+		int			f = order[k];
+		double		hi = 0,
+					lo = 0;			/* a missing value adds nothing */
+
+		if (st->kinds[f] != CRM_KIND_ID)
+			for (int l = 0; l < crm_kinds[st->kinds[f]].nlevels; l++)
+			{
+				hi = Max(hi, st->weights[st->offset[f] + l]);
+				lo = Min(lo, st->weights[st->offset[f] + l]);
+			}
+		maxrest[k] = maxrest[k + 1] + hi;
+		minrest[k] = minrest[k + 1] + lo;
+	}
 	if (rd->npairs > 0)
 		sort_pair_keys(rd->pairs, rd->npairs);
 	for (int64 i = 0; i < rd->npairs; i++)
@@ -549,12 +643,31 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 		ra.len = &rd->len[(Size) a * rd->nfields];
 		rb.s = &rd->s[(Size) b * rd->nfields];
 		rb.len = &rd->len[(Size) b * rd->nfields];
-		for (int f = 0; f < rd->nfields; f++)
 		{
-			int			l = crm_match_compare_field(st, f, &ra, &rb);
+			double		sofar = st->weights[0];
+			bool		decided = false;
 
-			if (l >= 0)
-				w += st->weights[st->offset[f] + l];
+			for (int k = 0; k < nf; k++)
+			{
+				int			f = order[k];
+				double		hi = sofar + maxrest[k],
+							lo = sofar + minrest[k];
+
+				if (hi < minw && (hi < vetolo || lo > vetohi))
+				{
+					/* Below minp, and on one side of the veto level. */
+					w = hi < vetolo ? hi : lo;
+					decided = true;
+					break;
+				}
+				level[f] = crm_match_compare_field(st, f, &ra, &rb);
+				if (level[f] >= 0)
+					sofar += st->weights[st->offset[f] + level[f]];
+			}
+			if (!decided)
+				for (int f = 0; f < nf; f++)
+					if (level[f] >= 0)
+						w += st->weights[st->offset[f] + level[f]];
 		}
 		wt[i] = w;
 		if ((i & 1023) == 1023)
@@ -565,6 +678,10 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
+	pfree(order);
+	pfree(level);
+	pfree(maxrest);
+	pfree(minrest);
 	*wp = wt;
 	return nu;
 }
