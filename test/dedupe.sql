@@ -1,6 +1,6 @@
 -- Dedupe across tables: training, finding, clusters, model versions, labels.
 BEGIN;
-SELECT plan(22);
+SELECT plan(24);
 
 
 
@@ -78,6 +78,22 @@ CREATE TEMP TABLE clus AS SELECT * FROM crm.duplicate_clusters('regress_people',
 SELECT ok((SELECT count(*) FROM truth t JOIN clus a ON a.id = t.a JOIN clus b ON b.id = t.b AND b.cluster_id = a.cluster_id) >= 54,
 	'planted pairs land in one cluster');
 SELECT is((SELECT max(n) FROM (SELECT count(*) AS n FROM clus GROUP BY cluster_id) s), 2::bigint, 'no cluster grows beyond a pair');
+
+-- Pairs are compared only as far as their fate needs, but a strong link is
+-- always compared in full: each member's probability is its strongest link
+-- inside the cluster as crm.find_duplicates scores it, and that is the score
+-- crm.match_explain gives comparing every field.
+CREATE TEMP TABLE clus9 AS SELECT * FROM crm.duplicate_clusters('regress_people', (SELECT m FROM map), 0.9);
+CREATE TEMP TABLE found9 AS SELECT * FROM crm.find_duplicates('regress_people', (SELECT m FROM map), 0.9);
+SELECT ok((SELECT count(*) FROM clus9) > 40 AND NOT EXISTS (
+		SELECT 1 FROM clus9 c
+		 WHERE c.probability IS DISTINCT FROM (
+			SELECT max(f.probability) FROM found9 f JOIN clus9 o ON o.cluster_id = c.cluster_id AND o.id <> c.id
+			 WHERE (f.id_a, f.id_b) IN ((c.id, o.id), (o.id, c.id)))),
+	'cluster probabilities are the scores of the strongest links');
+SELECT ok((SELECT count(*) FROM found9) > 20 AND NOT EXISTS (
+		SELECT 1 FROM found9 WHERE abs(probability - (evidence ->> 'probability')::float8) > 1e-6),
+	'and those are full scores: the evidence, compared field by field, agrees');
 
 -- The chaining guard, on hand-made scores: 1~2 and 2~3 are strong, 1 vs 3
 -- was scored and found different, so 3 stays out; unscored, it joins.
