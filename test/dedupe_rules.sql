@@ -109,7 +109,8 @@ BEGIN
 					WHERE notify_name = 'crm_duplicate' AND extra::jsonb ->> 'rule' = 'alert') THEN
 			RETURN true;
 		END IF;
-		PERFORM dblink_exec('regress_c', 'SELECT 1');	-- lets the listener's backend send what it holds
+		-- a round trip lets the listener's backend send what it holds
+		PERFORM * FROM dblink('regress_c', 'SELECT 1') AS t(one int);
 		PERFORM pg_sleep(0.05);
 	END LOOP;
 	RETURN false;
