@@ -388,9 +388,19 @@ FoldUnicode(const char *s, size_t len, CrmBuf *out)
 		{
 			char		b[U8_MAX_LENGTH];
 			int32_t		k = 0;
+			/*
+			 * An ideograph Han-Latin has no reading for stays, and is a word
+			 * of its own, as the syllables it does read are: otherwise the
+			 * key of this key would put the spaces in that this one lacks.
+			 */
+			bool		alone = u_hasBinaryProperty(c, UCHAR_IDEOGRAPHIC);
 
 			U8_APPEND_UNSAFE(b, k, c);
+			if (alone)
+				crm_buf_putc(out, ' ');
 			crm_buf_append(out, b, (size_t) k);
+			if (alone)
+				crm_buf_putc(out, ' ');
 		}
 		else
 			crm_buf_putc(out, ' ');
