@@ -149,6 +149,12 @@ SELECT v, crm.given_name_key(v) AS key
   FROM (VALUES ('Bob'), ('Bobby'), ('Rob'), ('Robert'), ('ROBERT'), ('Dave'), ('David'),
                ('Bill'), ('William'), ('Liz'), ('Al'), ('Albert'), ('Alan'), ('K.C.'), ('Zoë'), ('Unknownname'), ('')) AS t(v);
 
+-- Keys are chosen so that most listed pairs share one (the most-nicknames
+-- rule alone shared 1487 of the bundled pairs).
+SELECT count(*) FILTER (WHERE crm.given_name_key(name) = crm.given_name_key(nickname)) AS pairs_sharing_a_key,
+       count(*) AS pairs
+  FROM crm.nicknames WHERE builtin;
+
 -- A key is its own key (a stored key compares with one computed later),
 -- also for ideographs Han-Latin has no reading for, found by the fuzzer.
 SELECT v, crm.given_name_key(v) AS key, crm.given_name_key(crm.given_name_key(v)) = crm.given_name_key(v) AS fixed

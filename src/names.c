@@ -48,6 +48,8 @@ typedef struct NickEntry
 	int			nroots;
 	int			maxroots;
 	char	  **roots;			/* sorted, distinct; set when finalized */
+	int			nnear;
+	struct NickEntry **near;	/* the names it is listed with, either side */
 } NickEntry;
 
 static HTAB *nick_hash;
@@ -264,6 +266,8 @@ NickEnter(HTAB *h, const char *key)
 		e->nroots = 0;
 		e->maxroots = 0;
 		e->roots = NULL;
+		e->nnear = 0;
+		e->near = NULL;
 	}
 	return e;
 }
@@ -296,6 +300,108 @@ CompareByDegree(const void *a, const void *b)
 	if (dx != dy)
 		return dy - dx;
 	return strcmp(x, y);
+}
+
+static int
+CompareEntryNames(const void *a, const void *b)
+{
+	return strcmp((*(NickEntry *const *) a)->name, (*(NickEntry *const *) b)->name);
+}
+
+/*
+ * Improve the keys so that as many listed pairs as possible share one.  The
+ * most-nicknames rule alone sends Bill to Robert (11 nicknames) while
+ * William (8) keeps its own key.  So each name in turn, in name order, takes
+ * the root that most of the names it is listed with have as their key (the
+ * most-nicknames order on a tie), until nothing changes: Bill and Billy
+ * follow Will and William to "william", Bob and Bobby stay with "robert".
+ * A few rounds settle the bundled list; the cap bounds an admin's odd one.
+ */
+static void
+ChooseKeysByVote(HTAB *h, NickEntry **pairs, uint64 npairs)
+{
+	HASH_SEQ_STATUS seq;
+	NickEntry  *e;
+	NickEntry **all;
+	long		n = hash_get_num_entries(h);
+	long		k = 0;
+	int		   *votes;
+	int			maxroots = 1;
+	int			round;
+	uint64		i;
+
+	if (n == 0)
+		return;
+	all = palloc(sizeof(NickEntry *) * n);
+	hash_seq_init(&seq, h);
+	while ((e = hash_seq_search(&seq)) != NULL)
+	{
+		all[k++] = e;
+		maxroots = Max(maxroots, e->nroots);
+	}
+	qsort(all, n, sizeof(NickEntry *), CompareEntryNames);
+
+	/* Who is listed with whom: count, allocate, fill. */
+	for (i = 0; i < npairs; i++)
+	{
+		pairs[2 * i]->nnear++;
+		pairs[2 * i + 1]->nnear++;
+	}
+	for (k = 0; k < n; k++)
+	{
+		all[k]->near = palloc(sizeof(NickEntry *) * Max(all[k]->nnear, 1));
+		all[k]->nnear = 0;
+	}
+	for (i = 0; i < npairs; i++)
+	{
+		NickEntry  *a = pairs[2 * i];
+		NickEntry  *b = pairs[2 * i + 1];
+
+		a->near[a->nnear++] = b;
+		b->near[b->nnear++] = a;
+	}
+
+	votes = palloc(sizeof(int) * maxroots);
+	for (round = 0; round < 20; round++)
+	{
+		bool		changed = false;
+
+		for (k = 0; k < n; k++)
+		{
+			int			best = -1;
+			int			j;
+
+			e = all[k];
+			if (e->nroots < 2)
+				continue;
+			memset(votes, 0, sizeof(int) * e->nroots);
+			for (j = 0; j < e->nnear; j++)
+			{
+				char	   *their = e->near[j]->key;
+				char	  **hit;
+
+				if (their == NULL)
+					continue;
+				hit = bsearch(&their, e->roots, e->nroots, sizeof(char *), CompareRoots);
+				if (hit != NULL)
+					votes[hit - e->roots]++;
+			}
+			for (j = 0; j < e->nroots; j++)
+				if (best < 0 || votes[j] > votes[best] ||
+					(votes[j] == votes[best] &&
+					 CompareByDegree(&e->roots[j], &e->roots[best]) < 0))
+					best = j;
+			if (strcmp(e->roots[best], e->key) != 0)
+			{
+				e->key = e->roots[best];
+				changed = true;
+			}
+		}
+		if (!changed)
+			break;
+	}
+	pfree(votes);
+	pfree(all);
 }
 
 /*
@@ -401,7 +507,6 @@ LoadNicknames(void)
 		root->formal = true;
 		NickAddRoot(leaf, root->name);
 	}
-	pfree(pairs);
 
 	/* A formal name is its own root; sort and de-duplicate the roots. */
 	hash_seq_init(&seq, h);
@@ -420,7 +525,7 @@ LoadNicknames(void)
 		e->nroots = k;
 	}
 
-	/* The key: the root with the most nicknames, alphabetical on a tie. */
+	/* First keys: the root with the most nicknames, alphabetical on a tie. */
 	sort_hash = h;
 	hash_seq_init(&seq, h);
 	while ((e = hash_seq_search(&seq)) != NULL)
@@ -435,6 +540,8 @@ LoadNicknames(void)
 		e->key = tmp[0];
 		pfree(tmp);
 	}
+	ChooseKeysByVote(h, pairs, npairs);
+	pfree(pairs);
 	sort_hash = NULL;
 	MemoryContextSwitchTo(caller);
 
@@ -524,8 +631,9 @@ GivenArg(text *t, char *key, size_t keysize, char **longkey)
 PG_FUNCTION_INFO_V1(crm_given_name_key);
 
 /*
- * crm.given_name_key: the root of the name with the most nicknames (ties:
- * alphabetical), so that Bob, Bobby, Rob and Robert all give "robert".
+ * crm.given_name_key: the root chosen for the name by ChooseKeysByVote, so
+ * that Bob, Bobby, Rob and Robert all give "robert", Bill and William
+ * "william".
  * A blocking key only: a name with several roots (Al) gets one of them, and
  * crm.given_names_match() is the exact test.
  */
