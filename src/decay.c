@@ -138,23 +138,38 @@ crm_decayed_value(PG_FUNCTION_ARGS)
 Datum
 crm_decay_confidence(PG_FUNCTION_ARGS)
 {
-	double		rate = PG_GETARG_FLOAT8(0);
-	TimestampTz verified_at = PG_GETARG_TIMESTAMPTZ(1);
-	TimestampTz as_of = PG_GETARG_TIMESTAMPTZ(2);
+	double		result;
+
+	if (!crm_decay_confidence_at(PG_GETARG_FLOAT8(0), PG_GETARG_TIMESTAMPTZ(1), PG_GETARG_TIMESTAMPTZ(2),
+								 &result))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(result);
+}
+
+/*
+ * The arithmetic of crm.decay_confidence, shared with record health
+ * (health.c) so that both agree to the last bit.  Returns false (SQL null)
+ * for a rate outside [0, 1).
+ */
+bool
+crm_decay_confidence_at(double rate, TimestampTz verified_at, TimestampTz as_of, double *result)
+{
 	double		years;
 	double		exponent;
 
 	if (!(rate >= 0 && rate < 1))
-		PG_RETURN_NULL();
+		return false;
 	if (as_of <= verified_at || rate == 0)
-		PG_RETURN_FLOAT8(1.0);
-	if (TIMESTAMP_NOT_FINITE(verified_at) || TIMESTAMP_NOT_FINITE(as_of))
-		PG_RETURN_FLOAT8(0.0);
-	years = TimestampDiffSeconds(as_of, verified_at) / CRM_DECAY_YEAR_SECONDS;
-	exponent = log1p(-rate) * years;
-	if (exponent < -700.0)
-		PG_RETURN_FLOAT8(0.0);
-	PG_RETURN_FLOAT8(exp(exponent));
+		*result = 1.0;
+	else if (TIMESTAMP_NOT_FINITE(verified_at) || TIMESTAMP_NOT_FINITE(as_of))
+		*result = 0.0;
+	else
+	{
+		years = TimestampDiffSeconds(as_of, verified_at) / CRM_DECAY_YEAR_SECONDS;
+		exponent = log1p(-rate) * years;
+		*result = exponent < -700.0 ? 0.0 : exp(exponent);
+	}
+	return true;
 }
 
 /*

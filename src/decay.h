@@ -15,5 +15,7 @@ extern double crm_decay_factor_seconds(double elapsed, double half_life);
 extern double crm_interval_seconds(const Interval *span);
 extern double crm_decayed_value_at(double value, TimestampTz value_as_of, double half_life,
 								   TimestampTz as_of);
+extern bool crm_decay_confidence_at(double rate, TimestampTz verified_at, TimestampTz as_of,
+									double *result);
 
 #endif							/* CRM_DECAY_H */

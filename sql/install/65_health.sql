@@ -13,11 +13,21 @@
 --                 title ("test", "n/a", "asdf")
 --   uniqueness    1 unless another contact has the same email, or the
 --                 same name at the same company
--- Every part is computed with joins and aggregates, never a query per
--- row, so the view over a million contacts is a few hash joins.
--- The weights of the parts and the required fields are in
--- crm.health_settings.  Everything is computed in one set-based view; the
--- single-contact function filters it, so both always agree.
+-- health = 100 * (sum of part weight * part) / (sum of part weights), the
+-- confidence counting 0 when no field has one; the parts rounded to four
+-- decimals, health to one.  The weights of the parts and the required
+-- fields are in crm.health_settings.
+--
+-- Speed: the view scores every contact in two passes over crm.contacts.
+-- The first hashes each contact's email and name at a company
+-- (crm._health_duplicate_candidates) and keeps the ids whose hash another
+-- contact shares; only those few rows are then compared exactly.  The
+-- second computes all parts of a contact in one C call
+-- (crm._contact_health).  The view was first written as SQL expressions
+-- and hash joins on the duplicate keys; test/health_parts.sql keeps that
+-- definition and checks that every column of every row is still the same.
+-- Everything is computed in one set-based view; the single-contact
+-- function filters it, so both always agree.
 
 CREATE TABLE crm.health_settings (
 	singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
@@ -59,140 +69,150 @@ LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION crm._placeholder_text(text) IS
 	'whether a name or title is only placeholder words such as test, n/a, asdf or xxx';
 
--- Confidence of one field: zero when an invalidating event came after the
--- last verification, else the decay model.
-CREATE FUNCTION crm._field_confidence(rate float8, verified_at timestamptz, invalidated_at timestamptz,
-									   as_of timestamptz)
-RETURNS float8
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
-RETURN CASE WHEN invalidated_at IS NOT NULL AND invalidated_at >= verified_at THEN 0.0::float8
-			ELSE crm.decay_confidence(rate, verified_at, as_of) END;
+-- The parts of one contact's health (C: src/health.c): the arithmetic of
+-- the SQL definition, step by step and in the same order, so the results
+-- are the same to the last bit (test/health_parts.sql checks it against
+-- that definition).  One call per
+-- contact instead of some sixty SQL expression steps; the rounding to
+-- numeric skips printing the float unless it is near a tie.
+-- rates: the six fields' annual decay (email, phone, title, job_function,
+-- account, address) then their six weights; part_weights: confidence,
+-- completeness, validity, uniqueness; duplicates: the sorted ids of the
+-- suspected duplicates.  Not STRICT: empty fields are nulls.
+CREATE FUNCTION crm._contact_health(rates float8[], part_weights float8[], required_fields text[],
+									duplicates bigint[], as_of timestamptz, id bigint, given_name text,
+									family_name text, email crm.email, phone crm.phone, title text,
+									job_function text, account_id bigint, country text, city text, region text,
+									postcode text, lead_source text, email_verified_at timestamptz,
+									phone_verified_at timestamptz, title_verified_at timestamptz,
+									job_function_verified_at timestamptz, account_verified_at timestamptz,
+									address_verified_at timestamptz, created_at timestamptz,
+									bounced_at timestamptz, left_company_at timestamptz, disposable boolean,
+									OUT health numeric, OUT confidence numeric, OUT completeness numeric,
+									OUT validity numeric, OUT uniqueness numeric, OUT email_confidence float8,
+									OUT phone_confidence float8, OUT title_confidence float8,
+									OUT job_function_confidence float8, OUT account_confidence float8,
+									OUT address_confidence float8)
+RETURNS record
+AS 'MODULE_PATHNAME', 'crm_contact_health'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm._contact_health(float8[], float8[], text[], bigint[], timestamptz, bigint, text, text,
+		crm.email, crm.phone, text, text, bigint, text, text, text, text, text, timestamptz, timestamptz,
+		timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, boolean) IS
+	'the parts of one contact''s record health (internal to crm.contact_health)';
+
+-- round(x::numeric, scale) for scale 0-4, as crm._contact_health rounds
+-- (exposed for the test that compares it with the SQL expression).
+CREATE FUNCTION crm._health_round(x float8, scale int) RETURNS numeric
+AS 'MODULE_PATHNAME', 'crm_health_round'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION crm._health_round(float8, int) IS 'round(x::numeric, scale), computed without printing x (internal)';
+
+-- Duplicate suspicion, first pass (C: src/health.c): the ids of the
+-- contacts that share a hash of their email, or of their name at a
+-- company, with another contact.  A superset of the duplicates, checked
+-- exactly by the view.  Hash keys take 16 bytes a contact in memory.
+CREATE FUNCTION crm._health_duplicate_step(state internal, id bigint, email crm.email, account_id bigint,
+										   family_name text, given_name text)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'crm_health_duplicate_step'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm._health_duplicate_step(internal, bigint, crm.email, bigint, text, text) IS
+	'transition function of crm._health_duplicate_candidates (internal)';
+CREATE FUNCTION crm._health_duplicate_final(state internal) RETURNS bigint[]
+AS 'MODULE_PATHNAME', 'crm_health_duplicate_final'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION crm._health_duplicate_final(internal) IS
+	'final function of crm._health_duplicate_candidates (internal)';
+CREATE AGGREGATE crm._health_duplicate_candidates(id bigint, email crm.email, account_id bigint,
+												  family_name text, given_name text) (
+	SFUNC = crm._health_duplicate_step,
+	STYPE = internal,
+	FINALFUNC = crm._health_duplicate_final,
+	PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE crm._health_duplicate_candidates(bigint, crm.email, bigint, text, text) IS
+	'sorted ids of the contacts sharing an email hash or a name-at-company hash with another (internal)';
+
+-- The settings crm._contact_health takes, as arrays.  STABLE: read from
+-- the settings tables, which an admin may change.
+CREATE FUNCTION crm._health_rates() RETURNS float8[]
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT ARRAY[pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'email'),
+					 pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'phone'),
+					 pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'title'),
+					 pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'job_function'),
+					 pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'account'),
+					 pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'address'),
+					 pg_catalog.max(d.weight) FILTER (WHERE d.field = 'email'),
+					 pg_catalog.max(d.weight) FILTER (WHERE d.field = 'phone'),
+					 pg_catalog.max(d.weight) FILTER (WHERE d.field = 'title'),
+					 pg_catalog.max(d.weight) FILTER (WHERE d.field = 'job_function'),
+					 pg_catalog.max(d.weight) FILTER (WHERE d.field = 'account'),
+					 pg_catalog.max(d.weight) FILTER (WHERE d.field = 'address')]
+		  FROM crm.decay_rates d);
+COMMENT ON FUNCTION crm._health_rates() IS
+	'annual decay and weight of the six health fields, as crm._contact_health takes them (internal)';
+
+CREATE FUNCTION crm._health_part_weights() RETURNS float8[]
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN (SELECT ARRAY[h.confidence_weight, h.completeness_weight, h.validity_weight, h.uniqueness_weight]
+		  FROM crm.health_settings h);
+COMMENT ON FUNCTION crm._health_part_weights() IS
+	'weights of the four health parts, as crm._contact_health takes them (internal)';
 
 CREATE VIEW crm.contact_health WITH (security_invoker = true) AS
-WITH r AS (
-	SELECT pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'email') AS email_r,
-		   pg_catalog.max(d.weight) FILTER (WHERE d.field = 'email') AS email_w,
-		   pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'phone') AS phone_r,
-		   pg_catalog.max(d.weight) FILTER (WHERE d.field = 'phone') AS phone_w,
-		   pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'title') AS title_r,
-		   pg_catalog.max(d.weight) FILTER (WHERE d.field = 'title') AS title_w,
-		   pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'job_function') AS function_r,
-		   pg_catalog.max(d.weight) FILTER (WHERE d.field = 'job_function') AS function_w,
-		   pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'account') AS account_r,
-		   pg_catalog.max(d.weight) FILTER (WHERE d.field = 'account') AS account_w,
-		   pg_catalog.max(d.annual_decay) FILTER (WHERE d.field = 'address') AS address_r,
-		   pg_catalog.max(d.weight) FILTER (WHERE d.field = 'address') AS address_w
-	  FROM crm.decay_rates d
-), conf AS (
-	SELECT c.id, c.given_name, c.family_name, c.email, c.phone, c.title, c.job_function, c.account_id, c.country,
-		   c.city, c.postcode, c.lead_source, c.email_verified_at, c.created_at,
-		   CASE WHEN c.email IS NOT NULL THEN crm._field_confidence(r.email_r, COALESCE(c.email_verified_at, c.created_at),
-				GREATEST(b.occurred_at, l.occurred_at), pg_catalog.now()) END AS email_c,
-		   CASE WHEN c.phone IS NOT NULL THEN crm._field_confidence(r.phone_r, COALESCE(c.phone_verified_at, c.created_at),
-				l.occurred_at, pg_catalog.now()) END AS phone_c,
-		   CASE WHEN c.title IS NOT NULL THEN crm._field_confidence(r.title_r, COALESCE(c.title_verified_at, c.created_at),
-				l.occurred_at, pg_catalog.now()) END AS title_c,
-		   CASE WHEN c.job_function IS NOT NULL THEN crm._field_confidence(r.function_r,
-				COALESCE(c.job_function_verified_at, c.created_at), l.occurred_at, pg_catalog.now()) END AS job_function_c,
-		   CASE WHEN c.account_id IS NOT NULL THEN crm._field_confidence(r.account_r,
-				COALESCE(c.account_verified_at, c.created_at), l.occurred_at, pg_catalog.now()) END AS account_c,
-		   CASE WHEN num_nonnulls(c.city, c.postcode, c.region) > 0 THEN crm._field_confidence(r.address_r,
-				COALESCE(c.address_verified_at, c.created_at), NULL, pg_catalog.now()) END AS address_c,
-		   r.*,
-		   b.occurred_at AS bounced_at
-	  FROM crm.contacts c
-	 CROSS JOIN r
-	  LEFT JOIN crm.invalidating_events b ON b.contact_id = c.id AND b.kind = 'email_bounced'
-	  LEFT JOIN crm.invalidating_events l ON l.contact_id = c.id AND l.kind = 'left_company'
-), disposable AS (
+WITH disposable AS (
 	-- exact domains only, so the check is one hash probe per row
 	SELECT d.domain FROM crm.email_domains d WHERE d.kind = 'disposable'
 	EXCEPT
 	SELECT d.domain FROM crm.email_domains d WHERE d.kind = 'ordinary'
-), hs AS MATERIALIZED (
-	-- the settings once, so each row tests booleans, not arrays
-	SELECT h.*,
-		   'given_name' = ANY (h.required_fields) AS req_given_name,
-		   'family_name' = ANY (h.required_fields) AS req_family_name,
-		   'email' = ANY (h.required_fields) AS req_email,
-		   'phone' = ANY (h.required_fields) AS req_phone,
-		   'title' = ANY (h.required_fields) AS req_title,
-		   'job_function' = ANY (h.required_fields) AS req_job_function,
-		   'account' = ANY (h.required_fields) AS req_account,
-		   'country' = ANY (h.required_fields) AS req_country,
-		   'city' = ANY (h.required_fields) AS req_city,
-		   'postcode' = ANY (h.required_fields) AS req_postcode,
-		   'lead_source' = ANY (h.required_fields) AS req_lead_source
-	  FROM crm.health_settings h
-), dup_email AS MATERIALIZED (
-	-- MATERIALIZED, as dup_name: computed once.  Inlined, a parallel plan
-	-- hashes both in each worker and the leader, three times the work of
-	-- the whole view's most expensive part (measured at 1M contacts: 5.8 s
-	-- materialized against 7.7-8.6 s inlined)
-	SELECT o.email FROM crm.contacts o WHERE o.email IS NOT NULL GROUP BY o.email HAVING pg_catalog.count(*) > 1
-), dup_name AS MATERIALIZED (
-	-- grouped under the "C" collation: only equality matters, which is the
-	-- same under every deterministic collation, and sorting a million names
-	-- by byte is twice as fast as by the database's (even C.UTF-8) rules
-	SELECT o.account_id, pg_catalog.lower(o.family_name) COLLATE "C" AS family,
+), candidate AS MATERIALIZED (
+	-- the few contacts whose email or name hash is shared, with their
+	-- exact keys: names grouped under the "C" collation, as only equality
+	-- matters, which is the same under every deterministic collation
+	SELECT o.id, o.email, o.account_id, pg_catalog.lower(o.family_name) COLLATE "C" AS family,
 		   pg_catalog.lower(COALESCE(o.given_name, '')) COLLATE "C" AS given
-	  FROM crm.contacts o WHERE o.account_id IS NOT NULL AND o.family_name IS NOT NULL
-	 GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1
-), parts AS (
-	SELECT c.id AS contact_id,
-		   (COALESCE(c.email_c * c.email_w, 0) + COALESCE(c.phone_c * c.phone_w, 0) + COALESCE(c.title_c * c.title_w, 0)
-			+ COALESCE(c.job_function_c * c.function_w, 0) + COALESCE(c.account_c * c.account_w, 0)
-			+ COALESCE(c.address_c * c.address_w, 0))
-		   / NULLIF(CASE WHEN c.email_c IS NOT NULL THEN c.email_w ELSE 0 END
-					+ CASE WHEN c.phone_c IS NOT NULL THEN c.phone_w ELSE 0 END
-					+ CASE WHEN c.title_c IS NOT NULL THEN c.title_w ELSE 0 END
-					+ CASE WHEN c.job_function_c IS NOT NULL THEN c.function_w ELSE 0 END
-					+ CASE WHEN c.account_c IS NOT NULL THEN c.account_w ELSE 0 END
-					+ CASE WHEN c.address_c IS NOT NULL THEN c.address_w ELSE 0 END, 0) AS confidence,
-		   -- inline, no query per row
-		   ((CASE WHEN hs.req_given_name AND c.given_name IS NOT NULL AND pg_catalog.btrim(c.given_name) <> '' THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_family_name AND c.family_name IS NOT NULL AND pg_catalog.btrim(c.family_name) <> '' THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_email AND c.email IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_phone AND c.phone IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_title AND c.title IS NOT NULL AND pg_catalog.btrim(c.title) <> '' THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_job_function AND c.job_function IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_account AND c.account_id IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_country AND c.country IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_city AND c.city IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_postcode AND c.postcode IS NOT NULL THEN 1 ELSE 0 END)
-			+ (CASE WHEN hs.req_lead_source AND c.lead_source IS NOT NULL THEN 1 ELSE 0 END))::float8
-			/ pg_catalog.cardinality(hs.required_fields) AS completeness,
-		   1.0::float8 - (
-				(CASE WHEN c.bounced_at IS NOT NULL AND c.bounced_at >= COALESCE(c.email_verified_at, c.created_at)
-					  THEN 1 ELSE 0 END)
-			  + (CASE WHEN crm.email_domain(c.email) IN (SELECT dd.domain FROM disposable dd) THEN 1 ELSE 0 END)
-			  + (CASE WHEN crm._placeholder_text(pg_catalog.concat_ws(' ', c.given_name, c.family_name, c.title))
-					  THEN 1 ELSE 0 END)
-		   ) / 3.0 AS validity,
-		   CASE WHEN de.email IS NOT NULL OR dn.account_id IS NOT NULL
-				THEN 0.0::float8 ELSE 1.0::float8 END AS uniqueness,
-		   c.email_c AS email_confidence, c.phone_c AS phone_confidence, c.title_c AS title_confidence,
-		   c.job_function_c AS job_function_confidence, c.account_c AS account_confidence,
-		   c.address_c AS address_confidence,
-		   hs.confidence_weight, hs.completeness_weight, hs.validity_weight, hs.uniqueness_weight
-	  FROM conf c
-	 CROSS JOIN hs
-	  LEFT JOIN dup_email de ON de.email OPERATOR(crm.=) c.email
-	  LEFT JOIN dup_name dn ON dn.account_id = c.account_id AND dn.family = pg_catalog.lower(c.family_name) COLLATE "C"
-						   AND dn.given = pg_catalog.lower(COALESCE(c.given_name, '')) COLLATE "C"
+	  FROM crm.contacts o
+	 WHERE o.id = ANY ((SELECT crm._health_duplicate_candidates(x.id, x.email, x.account_id, x.family_name,
+																 x.given_name)
+						  FROM crm.contacts x)::bigint[])
+), duplicate AS MATERIALIZED (
+	-- the suspected duplicates, exactly: another contact has the same
+	-- email, or the same name at the same company
+	SELECT COALESCE(pg_catalog.array_agg(u.id ORDER BY u.id), '{}') AS ids
+	  FROM (SELECT k.id FROM candidate k
+			  JOIN (SELECT k2.email FROM candidate k2 WHERE k2.email IS NOT NULL
+					 GROUP BY k2.email HAVING pg_catalog.count(*) > 1) e ON e.email OPERATOR(crm.=) k.email
+			UNION
+			SELECT k.id FROM candidate k
+			  JOIN (SELECT k2.account_id, k2.family, k2.given FROM candidate k2
+					 WHERE k2.account_id IS NOT NULL AND k2.family IS NOT NULL
+					 GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1) n
+				ON n.account_id = k.account_id AND n.family = k.family AND n.given = k.given) u
 )
-SELECT p.contact_id,
-	   pg_catalog.round((100 * (p.confidence_weight * COALESCE(p.confidence, 0)
-		   + p.completeness_weight * p.completeness + p.validity_weight * p.validity
-		   + p.uniqueness_weight * p.uniqueness)
-		   / (p.confidence_weight + p.completeness_weight + p.validity_weight + p.uniqueness_weight))::numeric, 1) AS health,
-	   pg_catalog.round(p.confidence::numeric, 4) AS confidence,
-	   pg_catalog.round(p.completeness::numeric, 4) AS completeness,
-	   pg_catalog.round(p.validity::numeric, 4) AS validity,
-	   pg_catalog.round(p.uniqueness::numeric, 4) AS uniqueness,
-	   p.email_confidence, p.phone_confidence, p.title_confidence, p.job_function_confidence,
-	   p.account_confidence, p.address_confidence
-  FROM parts p;
+SELECT c.id AS contact_id, (x.p).health, (x.p).confidence, (x.p).completeness, (x.p).validity, (x.p).uniqueness,
+	   (x.p).email_confidence, (x.p).phone_confidence, (x.p).title_confidence, (x.p).job_function_confidence,
+	   (x.p).account_confidence, (x.p).address_confidence
+  FROM crm.contacts c
+  LEFT JOIN crm.invalidating_events b ON b.contact_id = c.id AND b.kind = 'email_bounced'
+  LEFT JOIN crm.invalidating_events l ON l.contact_id = c.id AND l.kind = 'left_company'
+ -- one call per contact: OFFSET 0 keeps the subquery (and its one call) from
+ -- being merged into the columns above, one call per column; a function
+ -- in FROM would cost a tuplestore per row.  Filters on contact_id still
+ -- reach the scan of crm.contacts.
+ CROSS JOIN LATERAL (SELECT crm._contact_health(
+		-- the settings, read once per query
+		(SELECT crm._health_rates()), (SELECT crm._health_part_weights()),
+		(SELECT h.required_fields FROM crm.health_settings h),
+		(SELECT d.ids FROM duplicate d),
+		pg_catalog.now(), c.id, c.given_name, c.family_name, c.email, c.phone, c.title, c.job_function,
+		c.account_id, c.country, c.city, c.region, c.postcode, c.lead_source, c.email_verified_at,
+		c.phone_verified_at, c.title_verified_at, c.job_function_verified_at, c.account_verified_at,
+		c.address_verified_at, c.created_at, b.occurred_at, l.occurred_at,
+		crm.email_domain(c.email) IN (SELECT dd.domain FROM disposable dd)) AS p OFFSET 0) x
+ -- no settings row, no health (the settings are a singleton)
+ WHERE EXISTS (SELECT FROM crm.health_settings);
 COMMENT ON VIEW crm.contact_health IS
 	'record health (0-100) of every contact the caller may see, with its parts: confidence, completeness, validity, uniqueness and per-field confidence';
 
@@ -207,31 +227,61 @@ COMMENT ON FUNCTION crm.record_health(bigint) IS
 
 -- What to re-verify first: the business value of the record (open deal
 -- amount plus the lead score at value_per_score_point) times how stale it
--- is expected to be (1 - weighted confidence), naming the stalest field.
+-- is expected to be (1 - weighted confidence, as crm.contact_health rounds
+-- it), naming the stalest field.  Shared by crm.reverification_queue() and
+-- the data audit's step 2.  The confidence part does not depend on
+-- duplicates, so this computes the parts with crm._contact_health directly
+-- (the same call as the view, without the duplicate pass, whose result it
+-- would not use), ranks every contact, and names the stalest field only for
+-- the n it returns.  test/audit_run.sql checks it against the ranking
+-- written over crm.contact_health.
+-- STABLE: reads contacts, deals, scores and settings.
+CREATE FUNCTION crm._reverification_ranked(n int)
+RETURNS TABLE (contact_id bigint, field text, field_confidence float8, expected_staleness float8,
+			   business_value numeric, priority numeric)
+LANGUAGE sql STABLE PARALLEL SAFE
+BEGIN ATOMIC
+	SELECT q.contact_id, s.field, s.conf, q.expected_staleness, q.business_value, q.priority
+	  FROM (SELECT c.id AS contact_id, 1 - (x.p).confidence::float8 AS expected_staleness,
+				   COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point AS business_value,
+				   pg_catalog.round(((COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point)
+						* (1 - (x.p).confidence))::numeric, 2) AS priority,
+				   x.p
+			  FROM crm.contacts c
+			 CROSS JOIN crm.health_settings hs
+			  LEFT JOIN crm.invalidating_events b ON b.contact_id = c.id AND b.kind = 'email_bounced'
+			  LEFT JOIN crm.invalidating_events l ON l.contact_id = c.id AND l.kind = 'left_company'
+			  LEFT JOIN (SELECT dd.contact_id, pg_catalog.sum(dd.amount) AS amount FROM crm.deals dd
+						  WHERE dd.status = 'open' AND dd.contact_id IS NOT NULL GROUP BY dd.contact_id) d
+				ON d.contact_id = c.id
+			 -- as in crm.contact_health (OFFSET 0: one call per contact)
+			 CROSS JOIN LATERAL (SELECT crm._contact_health((SELECT crm._health_rates()),
+						(SELECT crm._health_part_weights()), hs.required_fields, '{}', pg_catalog.now(), c.id,
+						c.given_name, c.family_name, c.email, c.phone, c.title, c.job_function, c.account_id,
+						c.country, c.city, c.region, c.postcode, c.lead_source, c.email_verified_at,
+						c.phone_verified_at, c.title_verified_at, c.job_function_verified_at, c.account_verified_at,
+						c.address_verified_at, c.created_at, b.occurred_at, l.occurred_at, NULL) AS p OFFSET 0) x
+			 WHERE (x.p).confidence IS NOT NULL AND (x.p).confidence < 1
+			 ORDER BY 4 DESC, 1
+			 LIMIT _reverification_ranked.n) q
+	 CROSS JOIN LATERAL (SELECT v.field, v.conf FROM (VALUES
+			('email', (q.p).email_confidence), ('phone', (q.p).phone_confidence), ('title', (q.p).title_confidence),
+			('job_function', (q.p).job_function_confidence), ('account', (q.p).account_confidence),
+			('address', (q.p).address_confidence)) AS v(field, conf)
+		 WHERE v.conf IS NOT NULL ORDER BY v.conf, v.field LIMIT 1) s
+	 ORDER BY q.priority DESC, q.contact_id;
+END;
+COMMENT ON FUNCTION crm._reverification_ranked(int) IS
+	'the n contacts to re-verify first, ranked (internal: crm.reverification_queue and the data audit)';
+
 -- STABLE: reads contacts, deals, scores.
 CREATE FUNCTION crm.reverification_queue(n int DEFAULT 100)
 RETURNS TABLE (contact_id bigint, field text, field_confidence float8, expected_staleness float8,
 			   business_value numeric, priority numeric)
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
-	SELECT h.contact_id, s.field, s.conf, 1 - h.confidence::float8,
-		   COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point,
-		   pg_catalog.round(((COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point)
-				* (1 - h.confidence))::numeric, 2)
-	  FROM crm.contact_health h
-	  JOIN crm.contacts c ON c.id = h.contact_id
-	 CROSS JOIN crm.health_settings hs
-	  LEFT JOIN (SELECT dd.contact_id, pg_catalog.sum(dd.amount) AS amount FROM crm.deals dd
-				  WHERE dd.status = 'open' AND dd.contact_id IS NOT NULL GROUP BY dd.contact_id) d
-		ON d.contact_id = h.contact_id
-	 CROSS JOIN LATERAL (SELECT x.field, x.conf FROM (VALUES
-			('email', h.email_confidence), ('phone', h.phone_confidence), ('title', h.title_confidence),
-			('job_function', h.job_function_confidence), ('account', h.account_confidence),
-			('address', h.address_confidence)) AS x(field, conf)
-		 WHERE x.conf IS NOT NULL ORDER BY x.conf, x.field LIMIT 1) s
-	 WHERE h.confidence IS NOT NULL AND h.confidence < 1
-	 ORDER BY 6 DESC, h.contact_id
-	 LIMIT reverification_queue.n;
+	SELECT r.contact_id, r.field, r.field_confidence, r.expected_staleness, r.business_value, r.priority
+	  FROM crm._reverification_ranked(reverification_queue.n) r;
 END;
 COMMENT ON FUNCTION crm.reverification_queue(int) IS
 	'the n contacts to re-verify first: business value (open deals, lead score) times expected staleness, with the stalest field';

@@ -35,11 +35,13 @@ AS $$
 DECLARE
 	result jsonb;
 BEGIN
+	-- Each distinct value is normalised once, after grouping: a column of a
+	-- million rows usually holds a few thousand values at most.
 	EXECUTE format($q$
-		WITH v AS (
-			SELECT %1$I::text AS raw, lower(btrim(regexp_replace(%1$I::text, '\s+', ' ', 'g'))) AS norm,
-				   count(*) AS n
-			  FROM %2$s WHERE %1$I IS NOT NULL GROUP BY 1, 2
+		WITH r AS (
+			SELECT %1$I::text AS raw, count(*) AS n FROM %2$s WHERE %1$I IS NOT NULL GROUP BY 1
+		), v AS (
+			SELECT r.raw, lower(btrim(regexp_replace(r.raw, '\s+', ' ', 'g'))) AS norm, r.n FROM r
 		), g AS (
 			SELECT norm, count(*) AS variants, sum(n) AS rows, array_agg(raw ORDER BY n DESC, raw) AS spellings
 			  FROM v GROUP BY norm
@@ -68,6 +70,7 @@ DECLARE
 	prev jsonb;
 	dedupe_fn regprocedure;
 	has_cron boolean;
+	health jsonb;
 BEGIN
 	INSERT INTO crm.audit_runs DEFAULT VALUES RETURNING id INTO run_id;
 
@@ -87,37 +90,28 @@ BEGIN
 	doc := doc || jsonb_build_object('1_locate', jsonb_build_object('tables', step));
 
 	-- 2 prioritise by value
-	-- record health once: steps 2 and 5 read it from here
-	CREATE TEMP TABLE crm_audit_health ON COMMIT DROP AS SELECT h.* FROM crm.contact_health h;
+	-- record health once: steps 2 and 5 take their figures from this pass
+	SELECT jsonb_build_object(
+			'average_health', round(avg(h.health), 1),
+			'health_bands', jsonb_build_object(
+				'good_80_100', count(*) FILTER (WHERE h.health >= 80),
+				'fair_60_80', count(*) FILTER (WHERE h.health >= 60 AND h.health < 80),
+				'poor_below_60', count(*) FILTER (WHERE h.health < 60)),
+			'open_pipeline_on_unhealthy_contacts', jsonb_build_object(
+				'deals', COALESCE(sum(d.deals) FILTER (WHERE h.health < 60), 0),
+				'amount', COALESCE(sum(d.amount) FILTER (WHERE h.health < 60), 0)))
+	  INTO health
+	  FROM crm.contact_health h
+	  LEFT JOIN (SELECT dd.contact_id, count(*) AS deals, sum(dd.amount) AS amount FROM crm.deals dd
+				  WHERE dd.status = 'open' GROUP BY dd.contact_id) d ON d.contact_id = h.contact_id;
 	doc := doc || jsonb_build_object('2_prioritise', jsonb_build_object(
 		'contacts_by_grade', (SELECT COALESCE(jsonb_object_agg(g, n), '{}') FROM
 			(SELECT COALESCE(c.lead_grade, 'ungraded') AS g, count(*) AS n FROM crm.contacts c GROUP BY 1) x),
 		'open_pipeline', (SELECT jsonb_build_object('deals', count(*), 'amount', COALESCE(sum(d.amount), 0))
 							FROM crm.deals d WHERE d.status = 'open'),
-		'open_pipeline_on_unhealthy_contacts', (SELECT jsonb_build_object('deals', count(*), 'amount', COALESCE(sum(d.amount), 0))
-							FROM crm.deals d JOIN crm_audit_health h ON h.contact_id = d.contact_id
-						   WHERE d.status = 'open' AND h.health < 60),
-		-- crm.reverification_queue(10), ranked the same way over the health
-		-- computed above instead of computing it a second time
-		'reverify_first', (SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]') FROM (
-			SELECT h.contact_id, s.field, s.conf AS field_confidence, 1 - h.confidence::float8 AS expected_staleness,
-				   COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point AS business_value,
-				   round(((COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point)
-						* (1 - h.confidence))::numeric, 2) AS priority
-			  FROM crm_audit_health h
-			  JOIN crm.contacts c ON c.id = h.contact_id
-			 CROSS JOIN crm.health_settings hs
-			  LEFT JOIN (SELECT dd.contact_id, sum(dd.amount) AS amount FROM crm.deals dd
-						  WHERE dd.status = 'open' AND dd.contact_id IS NOT NULL GROUP BY dd.contact_id) d
-				ON d.contact_id = h.contact_id
-			 CROSS JOIN LATERAL (SELECT x.field, x.conf FROM (VALUES
-					('email', h.email_confidence), ('phone', h.phone_confidence), ('title', h.title_confidence),
-					('job_function', h.job_function_confidence), ('account', h.account_confidence),
-					('address', h.address_confidence)) AS x(field, conf)
-				 WHERE x.conf IS NOT NULL ORDER BY x.conf, x.field LIMIT 1) s
-			 WHERE h.confidence IS NOT NULL AND h.confidence < 1
-			 ORDER BY 6 DESC, h.contact_id
-			 LIMIT 10) q)));
+		'open_pipeline_on_unhealthy_contacts', health -> 'open_pipeline_on_unhealthy_contacts',
+		-- ranked as crm.reverification_queue(10) ranks, by the same function
+		'reverify_first', (SELECT COALESCE(jsonb_agg(to_jsonb(q)), '[]') FROM crm._reverification_ranked(10) q)));
 
 	-- 3 duplicates
 	dedupe_fn := to_regprocedure('crm.find_duplicates(regclass,jsonb,double precision)');
@@ -179,11 +173,8 @@ BEGIN
 			'country', round(100.0 * count(c.country) / greatest(count(*), 1), 1),
 			'lead_source', round(100.0 * count(c.lead_source) / greatest(count(*), 1), 1),
 			'email_verified_at', round(100.0 * count(c.email_verified_at) / greatest(count(*), 1), 1)),
-		'average_health', (SELECT round(avg(h.health), 1) FROM crm_audit_health h),
-		'health_bands', (SELECT jsonb_build_object(
-			'good_80_100', count(*) FILTER (WHERE h.health >= 80),
-			'fair_60_80', count(*) FILTER (WHERE h.health >= 60 AND h.health < 80),
-			'poor_below_60', count(*) FILTER (WHERE h.health < 60)) FROM crm_audit_health h))
+		'average_health', health -> 'average_health',
+		'health_bands', health -> 'health_bands')
 	  INTO step FROM crm.contacts c;
 	doc := doc || jsonb_build_object('5_missing', step);
 
@@ -213,7 +204,6 @@ BEGIN
 								 'duration_ms', round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1))
 			  || doc;
 	UPDATE crm.audit_runs SET finished_at = clock_timestamp(), report = doc WHERE id = run_id;
-	DROP TABLE crm_audit_health;
 	RETURN doc;
 END $$;
 COMMENT ON FUNCTION crm.run_data_audit() IS
