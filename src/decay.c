@@ -154,6 +154,17 @@ crm_decay_confidence(PG_FUNCTION_ARGS)
 bool
 crm_decay_confidence_at(double rate, TimestampTz verified_at, TimestampTz as_of, double *result)
 {
+	return crm_decay_confidence_prepared(rate, log1p(-rate), verified_at, as_of, result);
+}
+
+/*
+ * The same with log1p(-rate) given, for callers that apply one rate to
+ * many values.
+ */
+bool
+crm_decay_confidence_prepared(double rate, double log_keep, TimestampTz verified_at, TimestampTz as_of,
+							  double *result)
+{
 	double		years;
 	double		exponent;
 
@@ -166,7 +177,7 @@ crm_decay_confidence_at(double rate, TimestampTz verified_at, TimestampTz as_of,
 	else
 	{
 		years = TimestampDiffSeconds(as_of, verified_at) / CRM_DECAY_YEAR_SECONDS;
-		exponent = log1p(-rate) * years;
+		exponent = log_keep * years;
 		*result = exponent < -700.0 ? 0.0 : exp(exponent);
 	}
 	return true;

@@ -17,5 +17,7 @@ extern double crm_decayed_value_at(double value, TimestampTz value_as_of, double
 								   TimestampTz as_of);
 extern bool crm_decay_confidence_at(double rate, TimestampTz verified_at, TimestampTz as_of,
 									double *result);
+extern bool crm_decay_confidence_prepared(double rate, double log_keep, TimestampTz verified_at,
+										  TimestampTz as_of, double *result);
 
 #endif							/* CRM_DECAY_H */

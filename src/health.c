@@ -270,6 +270,7 @@ typedef struct HealthCache
 	struct varlena *parts_raw;
 	struct varlena *required_raw;
 	double		rate[HF_COUNT];
+	double		log_keep[HF_COUNT]; /* log1p(-rate), once per query */
 	bool		rate_null[HF_COUNT];
 	double		weight[HF_COUNT];
 	bool		weight_null[HF_COUNT];
@@ -334,6 +335,7 @@ DecodeSettings(HealthCache *hc, MemoryContext cxt, struct varlena *rates, struct
 	for (i = 0; i < HF_COUNT; i++)
 	{
 		hc->rate[i] = both[i];
+		hc->log_keep[i] = log1p(-both[i]);
 		hc->rate_null[i] = both_null[i];
 		hc->weight[i] = both[HF_COUNT + i];
 		hc->weight_null[i] = both_null[HF_COUNT + i];
@@ -445,7 +447,7 @@ FieldConfidence(const HealthCache *hc, int field, bool v_null, TimestampTz v, bo
 	}
 	if (hc->rate_null[field] || v_null || as_of_null)
 		return false;
-	return crm_decay_confidence_at(hc->rate[field], v, as_of, result);
+	return crm_decay_confidence_prepared(hc->rate[field], hc->log_keep[field], v, as_of, result);
 }
 
 /*

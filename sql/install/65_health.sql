@@ -195,8 +195,10 @@ SELECT c.id AS contact_id, (x.p).health, (x.p).confidence, (x.p).completeness, (
 	   (x.p).email_confidence, (x.p).phone_confidence, (x.p).title_confidence, (x.p).job_function_confidence,
 	   (x.p).account_confidence, (x.p).address_confidence
   FROM crm.contacts c
-  LEFT JOIN crm.invalidating_events b ON b.contact_id = c.id AND b.kind = 'email_bounced'
-  LEFT JOIN crm.invalidating_events l ON l.contact_id = c.id AND l.kind = 'left_company'
+  -- both invalidating events of a contact in one probe
+  LEFT JOIN (SELECT e.contact_id, pg_catalog.max(e.occurred_at) FILTER (WHERE e.kind = 'email_bounced') AS bounced_at,
+					pg_catalog.max(e.occurred_at) FILTER (WHERE e.kind = 'left_company') AS left_at
+			   FROM crm.invalidating_events e GROUP BY e.contact_id) ev ON ev.contact_id = c.id
  -- one call per contact: OFFSET 0 keeps the subquery (and its one call) from
  -- being merged into the columns above, one call per column; a function
  -- in FROM would cost a tuplestore per row.  Filters on contact_id still
@@ -209,7 +211,7 @@ SELECT c.id AS contact_id, (x.p).health, (x.p).confidence, (x.p).completeness, (
 		pg_catalog.now(), c.id, c.given_name, c.family_name, c.email, c.phone, c.title, c.job_function,
 		c.account_id, c.country, c.city, c.region, c.postcode, c.lead_source, c.email_verified_at,
 		c.phone_verified_at, c.title_verified_at, c.job_function_verified_at, c.account_verified_at,
-		c.address_verified_at, c.created_at, b.occurred_at, l.occurred_at,
+		c.address_verified_at, c.created_at, ev.bounced_at, ev.left_at,
 		crm.email_domain(c.email) IN (SELECT dd.domain FROM disposable dd)) AS p OFFSET 0) x
  -- no settings row, no health (the settings are a singleton)
  WHERE EXISTS (SELECT FROM crm.health_settings);
@@ -249,8 +251,10 @@ BEGIN ATOMIC
 				   x.p
 			  FROM crm.contacts c
 			 CROSS JOIN crm.health_settings hs
-			  LEFT JOIN crm.invalidating_events b ON b.contact_id = c.id AND b.kind = 'email_bounced'
-			  LEFT JOIN crm.invalidating_events l ON l.contact_id = c.id AND l.kind = 'left_company'
+			  LEFT JOIN (SELECT e.contact_id,
+								pg_catalog.max(e.occurred_at) FILTER (WHERE e.kind = 'email_bounced') AS bounced_at,
+								pg_catalog.max(e.occurred_at) FILTER (WHERE e.kind = 'left_company') AS left_at
+						   FROM crm.invalidating_events e GROUP BY e.contact_id) ev ON ev.contact_id = c.id
 			  LEFT JOIN (SELECT dd.contact_id, pg_catalog.sum(dd.amount) AS amount FROM crm.deals dd
 						  WHERE dd.status = 'open' AND dd.contact_id IS NOT NULL GROUP BY dd.contact_id) d
 				ON d.contact_id = c.id
@@ -260,7 +264,7 @@ BEGIN ATOMIC
 						c.given_name, c.family_name, c.email, c.phone, c.title, c.job_function, c.account_id,
 						c.country, c.city, c.region, c.postcode, c.lead_source, c.email_verified_at,
 						c.phone_verified_at, c.title_verified_at, c.job_function_verified_at, c.account_verified_at,
-						c.address_verified_at, c.created_at, b.occurred_at, l.occurred_at, NULL) AS p OFFSET 0) x
+						c.address_verified_at, c.created_at, ev.bounced_at, ev.left_at, NULL) AS p OFFSET 0) x
 			 WHERE (x.p).confidence IS NOT NULL AND (x.p).confidence < 1
 			 ORDER BY 4 DESC, 1
 			 LIMIT _reverification_ranked.n) q
