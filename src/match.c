@@ -27,6 +27,7 @@
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -235,6 +236,8 @@ GetRecord(ArrayType *arr, int nfields, const char *which)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("record %s has %d values, but %d field kinds are given", which, n, nfields)));
 	r.n = n;
+	r.vid = NULL;
+	r.dict = NULL;
 	r.s = palloc(sizeof(char *) * Max(n, 1));
 	r.len = palloc(sizeof(int) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -488,15 +491,63 @@ typedef struct NickEntry
 	bool		match;
 } NickEntry;
 
+/*
+ * In a whole-table run the records carry value ids (match_cluster.c), and
+ * the answers are remembered by the pair of ids instead: no copying and
+ * hashing of the names.
+ */
+typedef struct NickIdEntry
+{
+	uint64		key;			/* value id of a high, of b low */
+	char		status;
+	bool		match;
+} NickIdEntry;
+
+#define SH_PREFIX nickid
+#define SH_ELEMENT_TYPE NickIdEntry
+#define SH_KEY_TYPE uint64
+#define SH_KEY key
+#define SH_HASH_KEY(tb, key) murmurhash32((uint32) (key) ^ murmurhash32((uint32) ((key) >> 32)))
+#define SH_EQUAL(tb, a, b) ((a) == (b))
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+void
+crm_match_begin_run(CrmMatchState *st)
+{
+	if (st->nick_ids != NULL)
+		nickid_destroy(st->nick_ids);
+	st->nick_ids = NULL;
+}
+
 static bool
-NicknamesMatch(CrmMatchState *st, const char *a, int la, const char *b, int lb)
+NicknamesMatch(CrmMatchState *st, const char *a, int la, const char *b, int lb,
+			   int32 ida, int32 idb)
 {
 	NickKey		key;
 	NickEntry  *e = NULL;
+	NickIdEntry *ie = NULL;
 	bool		found = false;
 	bool		isnull;
+	bool		match;
 	Datum		r;
 
+	if (ida > 0 && idb > 0)
+	{
+		uint64		k = ((uint64) ida << 32) | (uint32) idb;
+
+		if (st->nick_ids == NULL)
+			st->nick_ids = nickid_create(st->cxt, 1024, NULL);
+		else if ((ie = nickid_lookup(st->nick_ids, k)) != NULL)
+			return ie->match;
+		r = CallHelper(&st->nick_fn, a, la, b, lb, &isnull);
+		match = !isnull && DatumGetBool(r);
+		if (st->nick_ids->members < NICK_CACHE_MAX)
+			nickid_insert(st->nick_ids, k, &found)->match = match;
+		return match;
+	}
 	if (la <= NICK_CACHE_LEN && lb <= NICK_CACHE_LEN)
 	{
 		if (st->nick_cache == NULL)
@@ -529,15 +580,23 @@ NicknamesMatch(CrmMatchState *st, const char *a, int la, const char *b, int lb)
 int
 crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, const CrmRecordValues *rb)
 {
-	const char *a = ra->s[f];
-	const char *b = rb->s[f];
-	int			la = ra->len[f];
-	int			lb = rb->len[f];
+	int			la,
+				lb;
+	const char *a = crm_record_value(ra, f, &la);
+	const char *b = crm_record_value(rb, f, &lb);
 	int			kind = st->kinds[f];
+	bool		byid = ra->vid != NULL && rb->vid != NULL;
 	double		s;
 
 	if (kind == CRM_KIND_ID || la < 0 || lb < 0)
 		return CRM_LEVEL_MISSING;
+
+	/*
+	 * The same value is the strongest level of every kind but phone (where
+	 * a value without digits counts as missing).
+	 */
+	if (byid && ra->vid[f] == rb->vid[f] && kind != CRM_KIND_PHONE)
+		return 0;
 
 	switch (kind)
 	{
@@ -546,15 +605,25 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 			{
 				int			other = (kind == CRM_KIND_GIVEN_NAME) ? st->family_idx : st->given_idx;
 				int			base;
+				const char *ao = NULL,
+						   *bo = NULL;
+				int			lao = -1,
+							lbo = -1;
 
 				if (BytesEq(a, la, b, lb))
 					return 0;
 				base = (kind == CRM_KIND_GIVEN_NAME) ? 2 : 1;
-				if (kind == CRM_KIND_GIVEN_NAME && st->has_nick && NicknamesMatch(st, a, la, b, lb))
+				if (kind == CRM_KIND_GIVEN_NAME && st->has_nick &&
+					NicknamesMatch(st, a, la, b, lb, byid ? ra->vid[f] : 0, byid ? rb->vid[f] : 0))
 					return 1;
-				if (other >= 0 && ra->len[other] > 0 && rb->len[other] > 0 &&
-					crm_jaro_winkler_at_least(a, la, rb->s[other], rb->len[other], 0.92) >= 0.92 &&
-					crm_jaro_winkler_at_least(ra->s[other], ra->len[other], b, lb, 0.92) >= 0.92)
+				if (other >= 0)
+				{
+					ao = crm_record_value(ra, other, &lao);
+					bo = crm_record_value(rb, other, &lbo);
+				}
+				if (lao > 0 && lbo > 0 &&
+					crm_jaro_winkler_at_least(a, la, bo, lbo, 0.92) >= 0.92 &&
+					crm_jaro_winkler_at_least(ao, lao, b, lb, 0.92) >= 0.92)
 					return base;
 				s = crm_jaro_winkler_at_least(a, la, b, lb, 0.8);
 				if (s >= 0.92)

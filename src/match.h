@@ -1,7 +1,7 @@
 /*
  * match.h
  *	  Field kinds and comparison levels of the Fellegi-Sunter record matcher
- *	  (match.c, cluster.c).
+ *	  (match.c, match_cluster.c).
  *
  * A record is an array of prepared field values, one per field kind named
  * in the mapping; comparing two records gives each field a level index
@@ -70,15 +70,45 @@ typedef struct CrmMatchState
 	FmgrInfo	nick_fn;
 	MemoryContext cxt;			/* where the state lives */
 	struct HTAB *nick_cache;	/* given-name pairs already asked about */
+	struct nickid_hash *nick_ids;	/* the same by value ids, for one run */
 } CrmMatchState;
 
-/* One record's prepared values, pointers into the detoasted array. */
+/* A distinct prepared value of a whole-table run; len -1 = missing. */
+typedef struct CrmValue
+{
+	const char *s;
+	int32		len;
+} CrmValue;
+
+/*
+ * One record's prepared values: either pointers into the detoasted array
+ * (vid NULL), or, in a whole-table run (match_cluster.c), value ids into
+ * one dictionary of distinct values per field, dict[f][vid[f]], id 0 being
+ * the missing value.  Equal ids are equal values.
+ */
 typedef struct CrmRecordValues
 {
 	int			n;
 	const char **s;
-	int		   *len;				/* -1 = missing */
+	int		   *len;			/* -1 = missing */
+	const int32 *vid;
+	CrmValue   *const *dict;
 } CrmRecordValues;
+
+/* Value of field f of a record and its length (-1 when missing). */
+static inline const char *
+crm_record_value(const CrmRecordValues *r, int f, int *len)
+{
+	if (r->vid != NULL)
+	{
+		const CrmValue *v = &r->dict[f][r->vid[f]];
+
+		*len = v->len;
+		return v->s;
+	}
+	*len = r->len[f];
+	return r->s[f];
+}
 
 /*
  * Parsed kinds and model of a call, cached in fn_extra (weights may be NULL
@@ -86,6 +116,12 @@ typedef struct CrmRecordValues
  */
 extern CrmMatchState *crm_match_state(FunctionCallInfo fcinfo, ArrayType *kinds,
 									  ArrayType *weights);
+
+/*
+ * Start a whole-table run whose records carry value ids: forget what was
+ * remembered by the ids of an earlier run.
+ */
+extern void crm_match_begin_run(CrmMatchState *st);
 
 /* Level of field f of two records, or CRM_LEVEL_MISSING. */
 extern int	crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra,

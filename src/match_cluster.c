@@ -8,17 +8,26 @@
  * block (the rids sharing one blocking key).  Scoring pair by pair through
  * SQL costs a join, an array deconstruction and a call per pair, and
  * deduplicating pairs across blocking rules costs a sort of wide rows; here
- * the records are read once into one arena, each block's pairs become
- * 64-bit keys, one sort removes the duplicates, and every unique pair is
- * compared field by field (match.c) with the records already split.  The
- * clustering (union-find, strongest link first, with the guard against
- * chaining) then runs on the same arrays, so a million records never cross
- * the SQL boundary as pairs.  crm.match_clusters offers the same clustering
- * for pairs scored elsewhere.
+ * the records are read once, each block's pairs become 64-bit keys, one
+ * sort removes the duplicates, and every unique pair is compared field by
+ * field (match.c) with the records already split.  The clustering
+ * (union-find, strongest link first, with the guard against chaining) then
+ * runs on the same arrays, so a million records never cross the SQL
+ * boundary as pairs.  crm.match_clusters offers the same clustering for
+ * pairs scored elsewhere.
+ *
+ * Scoring is bound by memory, not arithmetic: the pairs come sorted by their
+ * first record, and the second is anywhere in a table of a million.  So a
+ * record is a short row of value ids, one per field, into a dictionary of
+ * each field's distinct values (a common name or a city is stored once and
+ * stays in the cache; equal ids are equal values), and the loop asks for
+ * the rows, values and bytes of the pairs a few steps ahead before it needs
+ * them.
  */
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "funcapi.h"
@@ -31,6 +40,7 @@
 #include <math.h>
 
 #include "match.h"
+
 
 PG_FUNCTION_INFO_V1(crm_match_clusters);
 PG_FUNCTION_INFO_V1(crm_match_run_pairs);
@@ -306,14 +316,84 @@ crm_match_clusters(PG_FUNCTION_ARGS)
 #define MAX_RECORDS 200000000
 #define ARENA_CHUNK (1024 * 1024)
 
+/*
+ * The distinct values of one field.  A record holds a value id per field,
+ * so comparing two records touches one short row of ids each, equal values
+ * are told by their ids, and a value shared by many records (a common given
+ * name, a city) is stored once and stays in the processor's cache.  While
+ * reading, a hash table finds the id of a value; it is dropped afterwards.
+ */
+typedef struct FieldDict
+{
+	CrmValue   *v;				/* by id; v[0] is the missing value */
+	int32		n;				/* ids in use, 0 included */
+	int32		cap;
+	struct valueid_hash *h;		/* bytes -> id, while reading; NULL for a
+								 * field never compared (kind id), whose
+								 * values are kept one per record */
+	const char *probe;			/* the value being looked up (id -1) */
+	int32		probelen;
+} FieldDict;
+
+typedef struct ValueIdEntry
+{
+	int32		id;
+	uint32		hash;
+	char		status;
+} ValueIdEntry;
+
+static inline const CrmValue *
+DictValue(const FieldDict *d, int32 id, CrmValue *probe)
+{
+	if (id >= 0)
+		return &d->v[id];
+	probe->s = d->probe;
+	probe->len = d->probelen;
+	return probe;
+}
+
+static inline bool
+ValueIdEqual(const FieldDict *d, int32 a, int32 b)
+{
+	CrmValue	pa,
+				pb;
+	const CrmValue *va = DictValue(d, a, &pa);
+	const CrmValue *vb = DictValue(d, b, &pb);
+
+	return va->len == vb->len && memcmp(va->s, vb->s, va->len) == 0;
+}
+
+static inline uint32
+ValueIdHash(const FieldDict *d, int32 id)
+{
+	CrmValue	p;
+	const CrmValue *v = DictValue(d, id, &p);
+
+	return hash_bytes((const unsigned char *) v->s, v->len);
+}
+
+#define SH_PREFIX valueid
+#define SH_ELEMENT_TYPE ValueIdEntry
+#define SH_KEY_TYPE int32
+#define SH_KEY id
+#define SH_HASH_KEY(tb, key) ValueIdHash((FieldDict *) (tb)->private_data, key)
+#define SH_EQUAL(tb, a, b) ValueIdEqual((FieldDict *) (tb)->private_data, a, b)
+#define SH_STORE_HASH
+#define SH_GET_HASH(tb, a) ((a)->hash)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 typedef struct RunData
 {
 	MemoryContext cxt;			/* holds everything below */
 	int			nfields;
 	int32		nrec;			/* highest record number read */
 	int32		cap;			/* per-record arrays hold 0..cap-1 */
-	const char **s;				/* values: [rid * nfields + f] */
-	int		   *len;			/* their lengths, -1 when missing */
+	int32	   *vid;			/* value ids: [rid * nfields + f] */
+	FieldDict  *dict;			/* per field */
+	CrmValue  **dictv;			/* dict[f].v, as CrmRecordValues wants */
 	const char **id;			/* ids: [rid], NULL when absent */
 	int		   *idlen;
 	char	   *arena;			/* current chunk for value bytes */
@@ -332,13 +412,45 @@ ArenaCopy(RunData *rd, const char *s, int len)
 	if (rd->arena == NULL || rd->arena_used + len > rd->arena_size)
 	{
 		rd->arena_size = Max(ARENA_CHUNK, (Size) len);
-		rd->arena = MemoryContextAlloc(rd->cxt, rd->arena_size);
+		rd->arena = MemoryContextAllocHuge(rd->cxt, rd->arena_size);
 		rd->arena_used = 0;
 	}
 	d = rd->arena + rd->arena_used;
 	memcpy(d, s, len);
 	rd->arena_used += len;
 	return d;
+}
+
+/* Id of a value of field f (len > 0), added when new. */
+static int32
+InternValue(RunData *rd, int f, const char *s, int len)
+{
+	FieldDict  *d = &rd->dict[f];
+	ValueIdEntry *e = NULL;
+	bool		found;
+
+	if (d->h != NULL)
+	{
+		d->probe = s;
+		d->probelen = len;
+		e = valueid_insert_hash(d->h, -1, hash_bytes((const unsigned char *) s, len), &found);
+		if (found)
+			return e->id;
+	}
+	if (d->n == d->cap)
+	{
+		/* At most one id per record, and the missing one. */
+		if (d->cap > MAX_RECORDS)
+			elog(ERROR, "more distinct values than records");
+		d->cap = Min((Size) d->cap * 2, (Size) MAX_RECORDS + 1);
+		d->v = repalloc_huge(d->v, sizeof(CrmValue) * d->cap);
+		rd->dictv[f] = d->v;
+	}
+	if (e != NULL)
+		e->id = d->n;
+	d->v[d->n].s = ArenaCopy(rd, s, len);
+	d->v[d->n].len = len;
+	return d->n++;
 }
 
 static void
@@ -355,8 +467,7 @@ GrowRecords(RunData *rd, int32 rid)
 				 errmsg("record number %d is out of range", rid)));
 	while (newcap <= rid)
 		newcap = newcap >= MAX_RECORDS / 2 ? MAX_RECORDS : newcap * 2;
-	rd->s = repalloc_huge(rd->s, sizeof(char *) * nf * newcap);
-	rd->len = repalloc_huge(rd->len, sizeof(int) * nf * newcap);
+	rd->vid = repalloc_huge(rd->vid, sizeof(int32) * nf * newcap);
 	rd->id = repalloc_huge(rd->id, sizeof(char *) * newcap);
 	rd->idlen = repalloc_huge(rd->idlen, sizeof(int) * newcap);
 	for (int32 r = rd->cap; r < newcap; r++)
@@ -371,6 +482,7 @@ AddRecord(RunData *rd, int32 rid, Datum id, ArrayType *f)
 	bool	   *nulls;
 	int			n;
 	text	   *t = DatumGetTextPP(id);
+	int32	   *row;
 
 	GrowRecords(rd, rid);
 	if (rd->id[rid] != NULL)
@@ -386,27 +498,22 @@ AddRecord(RunData *rd, int32 rid, Datum id, ArrayType *f)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("record %d has %d values, but %d field kinds are given", rid, n, rd->nfields)));
+	row = &rd->vid[(Size) rid * rd->nfields];
 	for (int i = 0; i < n; i++)
 	{
-		Size		k = (Size) rid * rd->nfields + i;
-
-		if (nulls[i])
-		{
-			rd->s[k] = NULL;
-			rd->len[k] = -1;
-		}
-		else
+		row[i] = 0;
+		if (!nulls[i])
 		{
 			text	   *v = DatumGetTextPP(elems[i]);
 			int			l = VARSIZE_ANY_EXHDR(v);
 
-			rd->s[k] = l > 0 ? ArenaCopy(rd, VARDATA_ANY(v), l) : NULL;
-			rd->len[k] = l > 0 ? l : -1;
+			if (l > 0)
+				row[i] = InternValue(rd, i, VARDATA_ANY(v), l);
 		}
 	}
 	rd->idlen[rid] = VARSIZE_ANY_EXHDR(t);
 	/* A non-NULL pointer marks the record as read, even for an empty id. */
-	rd->id[rid] = ArenaCopy(rd, VARDATA_ANY(t), rd->idlen[rid] + 1);
+	rd->id[rid] = ArenaCopy(rd, VARDATA_ANY(t), rd->idlen[rid]);
 	rd->nrec = Max(rd->nrec, rid);
 }
 
@@ -502,6 +609,25 @@ ReadCursor(RunData *rd, const char *name)
 	MemoryContextDelete(batch);
 }
 
+/* How many pairs ahead the next records' rows are fetched into the cache. */
+#define PREFETCH_PAIRS 8
+/* Dictionaries of more values than this are not expected in the cache. */
+#define BIG_DICT 8192
+
+static inline void
+Prefetch(const void *p)
+{
+#if defined(__GNUC__) || defined(__clang__)
+	__builtin_prefetch(p);
+#endif
+}
+
+static inline bool
+RecordWasRead(const RunData *rd, const uint8 *seen, int32 r)
+{
+	return r >= 1 && r <= rd->nrec && (seen[r / 8] & (1 << (r % 8))) != 0;
+}
+
 /* Match weight (log2 odds) of probability p; p in [0, 1]. */
 static double
 WeightOf(float8 p)
@@ -572,6 +698,10 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	MemoryContext scratch,
 				old;
 	float8	   *wt;
+	uint8	   *seen;
+	int			nbig = 0;
+	int			ncmp = 0;
+	int		   *big;
 	int64		nu = 0;
 	int		   *order;
 	int		   *level;
@@ -582,43 +712,74 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	if (st->nfields != rd->nfields)
 		elog(ERROR, "field count changed while reading");
 
-	/* Comparison order, and what the fields after each step can add. */
+	/*
+	 * Comparison order (ids are never compared), and what the fields after
+	 * each step can add.
+	 */
 	order = palloc(sizeof(int) * Max(nf, 1));
 	level = palloc(sizeof(int) * Max(nf, 1));
 	maxrest = palloc(sizeof(double) * (nf + 1));
 	minrest = palloc(sizeof(double) * (nf + 1));
+	for (int f = 0; f < nf; f++)
 	{
-		int			k = 0;
-
-		for (int f = 0; f < nf; f++)
-			if (CheapKind(st->kinds[f]))
-				order[k++] = f;
-		for (int f = 0; f < nf; f++)
-			if (!CheapKind(st->kinds[f]))
-				order[k++] = f;
+		level[f] = CRM_LEVEL_MISSING;
+		if (st->kinds[f] == CRM_KIND_ID)
+			continue;
+		if (CheapKind(st->kinds[f]))
+			order[ncmp++] = f;
 	}
-	maxrest[nf] = minrest[nf] = 0;
-	for (int k = nf - 1; k >= 0; k--)
+	for (int f = 0; f < nf; f++)
+		if (st->kinds[f] != CRM_KIND_ID && !CheapKind(st->kinds[f]))
+			order[ncmp++] = f;
+	maxrest[ncmp] = minrest[ncmp] = 0;
+	for (int k = ncmp - 1; k >= 0; k--)
 	{
 		int			f = order[k];
 		double		hi = 0,
 					lo = 0;			/* a missing value adds nothing */
 
-		if (st->kinds[f] != CRM_KIND_ID)
-			for (int l = 0; l < crm_kinds[st->kinds[f]].nlevels; l++)
-			{
-				hi = Max(hi, st->weights[st->offset[f] + l]);
-				lo = Min(lo, st->weights[st->offset[f] + l]);
-			}
+		for (int l = 0; l < crm_kinds[st->kinds[f]].nlevels; l++)
+		{
+			hi = Max(hi, st->weights[st->offset[f] + l]);
+			lo = Min(lo, st->weights[st->offset[f] + l]);
+		}
 		maxrest[k] = maxrest[k + 1] + hi;
 		minrest[k] = minrest[k + 1] + lo;
 	}
 	if (rd->npairs > 0)
 		sort_pair_keys(rd->pairs, rd->npairs);
+	/* Which records were read: one bit each, so checking pairs stays in cache. */
+	seen = palloc0(rd->nrec / 8 + 1);
+	for (int32 r = 1; r <= rd->nrec; r++)
+		if (rd->id[r] != NULL)
+			seen[r / 8] |= 1 << (r % 8);
 	for (int64 i = 0; i < rd->npairs; i++)
 		if (nu == 0 || rd->pairs[i] != rd->pairs[nu - 1])
+		{
+			int32		a = PairA(rd->pairs[i]),
+						b = PairB(rd->pairs[i]);
+
+			if (!RecordWasRead(rd, seen, a))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a block names record %d, which was not read", a)));
+			if (!RecordWasRead(rd, seen, b))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("a block names record %d, which was not read", b)));
 			rd->pairs[nu++] = rd->pairs[i];
+		}
+	pfree(seen);
 	wt = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float8) * Max(nu, 1));
+	crm_match_begin_run(st);
+	/*
+	 * Fields with many distinct values: their values are scattered in
+	 * memory, fetched ahead too.  A field with few stays in the cache.
+	 */
+	big = palloc(sizeof(int) * Max(nf, 1));
+	for (int f = 0; f < nf; f++)
+		if (rd->dict[f].n > BIG_DICT && st->kinds[f] != CRM_KIND_ID)
+			big[nbig++] = f;
 
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "crm match pairs", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(scratch);
@@ -630,24 +791,38 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 					rb;
 		double		w = st->weights[0];
 
-		if (a < 1 || a > rd->nrec || rd->id[a] == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a block names record %d, which was not read", a)));
-		if (b < 1 || b > rd->nrec || rd->id[b] == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a block names record %d, which was not read", b)));
-		ra.n = rb.n = rd->nfields;
-		ra.s = &rd->s[(Size) a * rd->nfields];
-		ra.len = &rd->len[(Size) a * rd->nfields];
-		rb.s = &rd->s[(Size) b * rd->nfields];
-		rb.len = &rd->len[(Size) b * rd->nfields];
+		/*
+		 * The pairs come sorted by their first record, so the second one's
+		 * row is the one that misses the cache: ask for it a few pairs ahead.
+		 */
+		if (i + 2 * PREFETCH_PAIRS < nu)
+			Prefetch(&rd->vid[(Size) PairB(rd->pairs[i + 2 * PREFETCH_PAIRS]) * nf]);
+		if (i + PREFETCH_PAIRS < nu)
+		{
+			const int32 *row = &rd->vid[(Size) PairB(rd->pairs[i + PREFETCH_PAIRS]) * nf];
+
+			for (int k = 0; k < nbig; k++)
+				Prefetch(&rd->dictv[big[k]][row[big[k]]]);
+		}
+		if (i + PREFETCH_PAIRS / 2 < nu)
+		{
+			const int32 *row = &rd->vid[(Size) PairB(rd->pairs[i + PREFETCH_PAIRS / 2]) * nf];
+
+			for (int k = 0; k < nbig; k++)
+				if (row[big[k]] != 0)
+					Prefetch(rd->dictv[big[k]][row[big[k]]].s);
+		}
+		ra.n = rb.n = nf;
+		ra.s = rb.s = NULL;
+		ra.len = rb.len = NULL;
+		ra.dict = rb.dict = rd->dictv;
+		ra.vid = &rd->vid[(Size) a * nf];
+		rb.vid = &rd->vid[(Size) b * nf];
 		{
 			double		sofar = st->weights[0];
 			bool		decided = false;
 
-			for (int k = 0; k < nf; k++)
+			for (int k = 0; k < ncmp; k++)
 			{
 				int			f = order[k];
 				double		hi = sofar + maxrest[k],
@@ -680,6 +855,7 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	MemoryContextDelete(scratch);
 	pfree(order);
 	pfree(level);
+	pfree(big);
 	pfree(maxrest);
 	pfree(minrest);
 	*wp = wt;
@@ -702,13 +878,32 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 	rd->cxt = CurrentMemoryContext;
 	rd->nfields = st->nfields;
 	rd->cap = 1024;
-	rd->s = palloc(sizeof(char *) * rd->nfields * rd->cap);
-	rd->len = palloc(sizeof(int) * rd->nfields * rd->cap);
+	rd->vid = palloc(sizeof(int32) * rd->nfields * rd->cap);
 	rd->id = palloc0(sizeof(char *) * rd->cap);
 	rd->idlen = palloc(sizeof(int) * rd->cap);
+	rd->dict = palloc0(sizeof(FieldDict) * Max(rd->nfields, 1));
+	rd->dictv = palloc0(sizeof(CrmValue *) * Max(rd->nfields, 1));
+	for (int f = 0; f < rd->nfields; f++)
+	{
+		FieldDict  *d = &rd->dict[f];
+
+		d->cap = 1024;
+		d->v = palloc(sizeof(CrmValue) * d->cap);
+		d->v[0].s = NULL;
+		d->v[0].len = -1;
+		d->n = 1;
+		d->h = st->kinds[f] == CRM_KIND_ID ? NULL : valueid_create(rd->cxt, 1024, d);
+		rd->dictv[f] = d->v;
+	}
 	rd->pairs_cap = 1024;
 	rd->pairs = palloc(sizeof(uint64) * rd->pairs_cap);
 	ReadCursor(rd, TextDatumGetCString(PG_GETARG_DATUM(2)));
+	for (int f = 0; f < rd->nfields; f++)
+	{
+		if (rd->dict[f].h != NULL)
+			valueid_destroy(rd->dict[f].h);
+		rd->dict[f].h = NULL;
+	}
 	*np = ScorePairs(fcinfo, rd, w);
 }
 
@@ -722,10 +917,10 @@ RecordArray(RunData *rd, int32 rid)
 
 	for (int f = 0; f < rd->nfields; f++)
 	{
-		Size		k = (Size) rid * rd->nfields + f;
+		const CrmValue *v = &rd->dict[f].v[rd->vid[(Size) rid * rd->nfields + f]];
 
-		nulls[f] = rd->len[k] < 0;
-		d[f] = nulls[f] ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(rd->s[k], rd->len[k]));
+		nulls[f] = v->len < 0;
+		d[f] = nulls[f] ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(v->s, v->len));
 	}
 	return PointerGetDatum(construct_md_array(d, nulls, 1, dims, lbs, TEXTOID, -1, false, TYPALIGN_INT));
 }

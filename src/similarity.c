@@ -392,14 +392,91 @@ crm_osa_distance_codes(const pg_wchar *a, int la, const pg_wchar *b, int lb, int
 	return result;
 }
 
+/*
+ * Distance of two ASCII strings when it is at most one, else 2.  Past their
+ * common prefix and suffix, what is left of each must be nothing, one
+ * character on either or both sides (an insertion, deletion or
+ * substitution), or the same two characters swapped (a transposition).
+ */
+static int
+OsaAtMostOneAscii(const char *a, int la, const char *b, int lb)
+{
+	int			p = 0;
+	int			s = 0;
+	int			ra,
+				rb;
+
+	while (p < la && p < lb && a[p] == b[p])
+		p++;
+	while (s < la - p && s < lb - p && a[la - 1 - s] == b[lb - 1 - s])
+		s++;
+	ra = la - p - s;
+	rb = lb - p - s;
+	if (ra == 0 && rb == 0)
+		return 0;
+	if (ra <= 1 && rb <= 1)
+		return 1;
+	if (ra == 2 && rb == 2 && a[p] == b[p + 1] && a[p + 1] == b[p])
+		return 1;
+	return 2;
+}
+
+/*
+ * True when ASCII strings a and b differ by more than limit in their
+ * character counts (the sum over characters of the count differences).
+ * A substitution changes that sum by at most two, an insertion or deletion
+ * by one, a transposition not at all, so strings whose counts differ by
+ * more than 2 * max are more than max edits apart.
+ */
+static bool
+AsciiCountsDiffer(const char *a, int la, const char *b, int lb, int limit)
+{
+	int			count[128];
+	int			diff = 0;
+
+	for (int i = 0; i < la; i++)
+		count[(unsigned char) a[i]] = 0;
+	for (int i = 0; i < lb; i++)
+		count[(unsigned char) b[i]] = 0;
+	for (int i = 0; i < la; i++)
+		count[(unsigned char) a[i]]++;
+	for (int i = 0; i < lb; i++)
+		count[(unsigned char) b[i]]--;
+	for (int i = 0; i < la; i++)
+	{
+		diff += abs(count[(unsigned char) a[i]]);
+		count[(unsigned char) a[i]] = 0;
+	}
+	for (int i = 0; i < lb; i++)
+	{
+		diff += abs(count[(unsigned char) b[i]]);
+		count[(unsigned char) b[i]] = 0;
+	}
+	return diff > limit;
+}
+
 int
 crm_osa_distance_bytes(const char *a, int la, const char *b, int lb, int max)
 {
 	pg_wchar	sa[CRM_SHORT_CODES + 1];
 	pg_wchar	sb[CRM_SHORT_CODES + 1];
-	CrmCodes	ca = ShortCodes(a, la, sa);
-	CrmCodes	cb = ShortCodes(b, lb, sb);
-	int			r = crm_osa_distance_codes(ca.cp, ca.len, cb.cp, cb.len, max);
+	CrmCodes	ca;
+	CrmCodes	cb;
+	int			r;
+
+	/* Bounded, on short ASCII strings (the matcher's phones, dates, codes). */
+	if (max >= 0 && ShortAscii(a, la) && ShortAscii(b, lb))
+	{
+		if (abs(la - lb) > max)
+			return max + 1;
+		if (max == 1)
+			return OsaAtMostOneAscii(a, la, b, lb);
+		if (AsciiCountsDiffer(a, la, b, lb, 2 * max))
+			return max + 1;
+	}
+	ca = ShortCodes(a, la, sa);
+	cb = ShortCodes(b, lb, sb);
+	r = crm_osa_distance_codes(ca.cp, ca.len, cb.cp, cb.len, max);
 
 	if (ca.cp != sa)
 		pfree(ca.cp);
