@@ -1,14 +1,16 @@
 /*
  * scoring.c
- *	  The engagement-scoring trigger on crm.activities, in C.
+ *	  The engagement-scoring trigger on crm.activities, in C, and the
+ *	  backend cache of the scoring rules it shares with engagement.c.
  *
  * Every insert, update and delete of activities folds the points of the
- * rows concerned into crm.engagement_state (one row per contact and
- * decaying rule, stored as value and as-of time: the closed form of
- * exponential decay) and checks whether the contacts touched changed grade
- * or crossed the MQL threshold; only then is the contact row rewritten (its
- * row trigger in part 62 hands the lead off).  This runs on every activity
- * an application logs, so it must cost little next to the insert itself:
+ * rows concerned into crm.contact_engagement (one row per contact: the
+ * decayed value of each decaying rule as of one time, and the event times
+ * of each window rule that can still count; see engagement.c) and checks
+ * whether the contacts touched changed grade or crossed the MQL threshold;
+ * only then is the contact row rewritten (its row trigger in part 62 hands
+ * the lead off).  This runs on every activity an application logs, so it
+ * must cost little next to the insert itself:
  *
  *   - the rules, score groups, settings and stage positions are read once
  *     per backend and kept until a statement trigger on those tables sends
@@ -16,24 +18,23 @@
  *     this one), like the nickname and email-domain caches;
  *   - the transition table is read directly, and the points of the batch
  *     are summed per (contact, rule) in C, decayed to the transaction time;
- *   - one prepared upsert per statement writes the state, and only when a
- *     decaying or permanent rule is concerned (window rules are counted
- *     from the activities, there is nothing to store);
- *   - the current engagement of a touched contact is read with direct
- *     index scans (its state rows, its activities inside the longest time
- *     window, its contact row), not with queries: a few microseconds each;
- *   - the contact row is rewritten only when its grade or MQL status
- *     changes, by one prepared UPDATE, so that ordinary activities leave
- *     crm.contacts, its indexes and its triggers alone.
+ *   - one prepared upsert per statement writes one state row per contact
+ *     and returns each contact's new engagement: nothing is read back;
+ *   - the contact row is read through its primary key and rewritten only
+ *     when its grade or MQL status changes, by one prepared UPDATE, so that
+ *     ordinary activities leave crm.contacts, its indexes and its triggers
+ *     alone.
  *
  * The arithmetic is the SQL functions' (crm.decayed_value, crm.clamp_points,
  * the caps per rule and per group, the grade bands) and is tested against
- * them: crm.engagement_score() and crm.lead_scores give the same values.
- * The function runs SECURITY DEFINER (declared in SQL), as the plpgsql
- * trigger it replaces did: scores are derived data the user who logs an
- * activity may not write.
+ * them: crm.engagement_score() replays the activities for a moment before
+ * the state and gives the same values.  The function runs SECURITY DEFINER
+ * (declared in SQL), as the plpgsql trigger it replaces did: scores are
+ * derived data the user who logs an activity may not write.
  */
 #include "postgres.h"
+
+#include <math.h>
 
 #include "access/genam.h"
 #include "access/htup_details.h"
@@ -50,7 +51,6 @@
 #include "executor/tuptable.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "lib/qunique.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -63,66 +63,15 @@
 #include "utils/tuplestore.h"
 
 #include "decay.h"
+#include "scoring.h"
 
 PG_FUNCTION_INFO_V1(crm_activities_score);
 PG_FUNCTION_INFO_V1(crm_scoring_config_changed);
 
-/* One active engagement rule, as the trigger needs it. */
-typedef struct ScoringRule
-{
-	int64		id;
-	char	   *kind;			/* activity kind */
-	int			kind_len;
-	double		points;
-	bool		has_max;
-	double		max_points;		/* cap on the absolute value per contact */
-	bool		has_half_life;
-	double		half_life;		/* seconds, as crm.decayed_value counts them */
-	bool		has_window;
-	Interval	window;			/* subtracted from now() as SQL does */
-	int			group;			/* index into ScoringCache.groups */
-} ScoringRule;
+ScoringCache crm_scoring;
+/* Bumped by every load, so an aggregate notices a reload under its feet. */
+uint64		crm_scoring_generation = 0;
 
-typedef struct ScoringGroup
-{
-	bool		has_min;
-	double		min_points;
-	bool		has_max;
-	double		max_points;
-} ScoringGroup;
-
-typedef struct ScoringCache
-{
-	bool		valid;
-	int			nrules;
-	ScoringRule *rules;
-	int			ngroups;
-	ScoringGroup *groups;
-	bool		any_window;
-	/* crm.scoring_settings */
-	double		ceiling;
-	double		mql_threshold;
-	double		grade_a_fit;
-	double		grade_b_fit;
-	double		grade_1_engagement;
-	double		grade_2_engagement;
-	bool		handoff_enabled;
-	/* crm.lifecycle_stages */
-	int			nstages;
-	char	  **stage_names;
-	int		   *stage_positions;
-	bool		has_mql_position;
-	int			mql_position;
-	/* relations and indexes read directly */
-	Oid			contacts;
-	Oid			contacts_pkey;
-	Oid			state;
-	Oid			state_pkey;
-	Oid			activities;
-	Oid			activities_time;	/* (contact_id, occurred_at) */
-} ScoringCache;
-
-static ScoringCache Cache;
 static MemoryContext CacheContext = NULL;
 static bool CallbackRegistered = false;
 
@@ -131,27 +80,46 @@ static bool CallbackRegistered = false;
 static Oid	WatchedRels[WATCHED_RELS];
 /* Bumped by every invalidation, so one that arrives while loading counts. */
 static uint64 Invalidations = 0;
-/* Bumped by every load, so an aggregate notices a reload under its feet. */
-static uint64 CacheGeneration = 0;
+/* The last reload with the latest snapshot: once per command is enough. */
+static TransactionId LatestReloadXid = InvalidTransactionId;
+static CommandId LatestReloadCid = InvalidCommandId;
 
 static SPIPlanPtr UpsertPlan = NULL;
+static SPIPlanPtr RefillPlan = NULL;
 static SPIPlanPtr UpdatePlan = NULL;
 static SPIPlanPtr InvalidatePlan = NULL;
 
-/* Fold a batch into the state: the stored sum decayed to the later time plus the batch's. */
+/*
+ * Fold a batch into the state: a row per contact built from the batch,
+ * added to the stored row (decayed to the later time, window times merged
+ * and pruned) under the row lock of ON CONFLICT.  Returns every written
+ * contact's engagement now.
+ */
 static const char *const UpsertSql =
-"INSERT INTO crm.engagement_state AS s (contact_id, rule_id, value, as_of) "
-"SELECT i.contact_id, i.rule_id, i.value, pg_catalog.now() "
-"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.int8[], $3::pg_catalog.float8[]) "
-"       AS i(contact_id, rule_id, value) "
+"INSERT INTO crm.contact_engagement AS s (contact_id, as_of, rule_ids, rule_values, window_rule_ids, window_times) "
+"SELECT b.contact_id, b.as_of, b.rule_ids, b.rule_values, b.window_rule_ids, b.window_times "
+"  FROM crm._engagement_rows($1, $2, $3, $4, $5, $6, pg_catalog.now()) b "
 /* activities deleted with their contact need no bookkeeping */
-" WHERE EXISTS (SELECT 1 FROM crm.contacts c WHERE c.id = i.contact_id) "
-"ON CONFLICT (contact_id, rule_id) DO UPDATE "
-"   SET value = (SELECT crm.decayed_value(s.value, s.as_of, r.half_life, greatest(s.as_of, excluded.as_of)) "
-"                     + crm.decayed_value(excluded.value, excluded.as_of, r.half_life, "
-"                                         greatest(s.as_of, excluded.as_of)) "
-"                  FROM crm.engagement_rules r WHERE r.id = s.rule_id), "
-"       as_of = greatest(s.as_of, excluded.as_of)";
+" WHERE EXISTS (SELECT 1 FROM crm.contacts c WHERE c.id = b.contact_id) "
+"ON CONFLICT (contact_id) DO UPDATE "
+"   SET (as_of, rule_ids, rule_values, window_rule_ids, window_times) = "
+"       (SELECT m.as_of, m.rule_ids, m.rule_values, m.window_rule_ids, m.window_times "
+"          FROM crm._engagement_merge(s.contact_id, s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, "
+"                                     s.window_times, excluded.as_of, excluded.rule_ids, excluded.rule_values, "
+"                                     excluded.window_rule_ids, excluded.window_times) m) "
+"RETURNING s.contact_id, crm._engagement_value(s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, "
+"                                             s.window_times, pg_catalog.now())";
+
+/* Take removed window events out of the state (rare: deletes and re-dated activities). */
+static const char *const RefillSql =
+"UPDATE crm.contact_engagement s "
+"   SET (as_of, rule_ids, rule_values, window_rule_ids, window_times) = "
+"       (SELECT m.as_of, m.rule_ids, m.rule_values, m.window_rule_ids, m.window_times "
+"          FROM crm._engagement_refill(s.contact_id, s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, "
+"                                      s.window_times, $1, $2, $3) m) "
+" WHERE s.contact_id = ANY ($1) "
+"RETURNING s.contact_id, crm._engagement_value(s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, "
+"                                             s.window_times, pg_catalog.now())";
 
 /* The contacts whose grade or MQL status changed: their row trigger does the rest. */
 static const char *const UpdateSql =
@@ -176,7 +144,7 @@ ScoringInvalidate(Datum arg, Oid relid)
 	for (i = 0; i < WATCHED_RELS; i++)
 		if (!OidIsValid(relid) || WatchedRels[i] == relid)
 		{
-			Cache.valid = false;
+			crm_scoring.valid = false;
 			Invalidations++;
 			return;
 		}
@@ -242,6 +210,48 @@ GetFloat(HeapTuple tup, TupleDesc desc, int col, bool *isnull)
 	return *isnull ? 0.0 : DatumGetFloat8(d);
 }
 
+double
+crm_scoring_clamp(double v, bool has_min, double min, bool has_max, double max)
+{
+	if (has_max && v > max)
+		v = max;
+	if (has_min && v < min)
+		v = min;
+	return v;
+}
+
+static ScoringCache *SortCache;
+
+static int
+CompareRuleIds(const void *a, const void *b)
+{
+	int64		x = SortCache->rules[*(const int *) a].id;
+	int64		y = SortCache->rules[*(const int *) b].id;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/*
+ * How many of a window rule's most recent events can matter: the smallest n
+ * whose points, summed one by one as the readers sum them, reach the cap
+ * (adding more of the same sign never moves a sum back under it).  -1: all.
+ */
+static int
+KeepEvents(const ScoringRule *r)
+{
+	double		sum = 0.0;
+	int			n = 0;
+
+	if (!r->has_window || !r->has_max)
+		return -1;
+	while (fabs(sum) < r->max_points && n < 100000)
+	{
+		sum += r->points;
+		n++;
+	}
+	return fabs(sum) >= r->max_points ? n : -1;
+}
+
 /* Read the configuration; the caller has connected to SPI. */
 static void
 LoadCache(void)
@@ -253,6 +263,7 @@ LoadCache(void)
 	TupleDesc	desc;
 	bool		isnull;
 	uint64		invalidations_before = Invalidations;
+	ScoringCache *c = &crm_scoring;
 
 	if (!CallbackRegistered)
 	{
@@ -263,21 +274,23 @@ LoadCache(void)
 		CacheContext = AllocSetContextCreate(CacheMemoryContext, "crm scoring cache",
 											 ALLOCSET_SMALL_SIZES);
 	MemoryContextReset(CacheContext);
-	memset(&Cache, 0, sizeof(Cache));
+	memset(c, 0, sizeof(*c));
 
+	/* active rules first, by group; then the inactive ones, kept for their half-life */
 	if (SPI_execute("SELECT r.id, r.activity_kind, r.points, r.max_points, r.half_life, r.time_window, "
-					"       sg.name, sg.min_points, sg.max_points "
+					"       sg.name, sg.min_points, sg.max_points, r.active "
 					"  FROM crm.engagement_rules r JOIN crm.score_groups sg ON sg.name = r.group_name "
-					" WHERE r.active ORDER BY sg.name, r.id", true, 0) != SPI_OK_SELECT)
+					" ORDER BY r.active DESC, sg.name, r.id", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm.engagement_rules");
 	old = MemoryContextSwitchTo(CacheContext);
-	Cache.nrules = (int) SPI_processed;
-	Cache.rules = palloc0(sizeof(ScoringRule) * (Cache.nrules + 1));
-	Cache.groups = palloc0(sizeof(ScoringGroup) * (Cache.nrules + 1));
+	c->nrules = (int) SPI_processed;
+	c->rules = palloc0(sizeof(ScoringRule) * (c->nrules + 1));
+	c->by_id = palloc0(sizeof(int) * (c->nrules + 1));
+	c->groups = palloc0(sizeof(ScoringGroup) * (c->nrules + 1));
 	desc = SPI_tuptable->tupdesc;
 	for (i = 0; i < SPI_processed; i++)
 	{
-		ScoringRule *r = &Cache.rules[i];
+		ScoringRule *r = &c->rules[i];
 		char	   *group;
 
 		tup = SPI_tuptable->vals[i];
@@ -298,12 +311,20 @@ LoadCache(void)
 			if (!isnull)
 				r->window = *DatumGetIntervalP(d);
 		}
+		r->active = DatumGetBool(SPI_getbinval(tup, desc, 10, &isnull));
+		r->keep_events = KeepEvents(r);
+		c->by_id[i] = (int) i;
+		if (!r->active)
+		{
+			r->group = -1;
+			continue;
+		}
 		if (r->has_window)
-			Cache.any_window = true;
+			c->any_window = true;
 		group = SPI_getvalue(tup, desc, 7);
 		if (last_group == NULL || strcmp(group, last_group) != 0)
 		{
-			ScoringGroup *g = &Cache.groups[Cache.ngroups++];
+			ScoringGroup *g = &c->groups[c->ngroups++];
 
 			g->min_points = GetFloat(tup, desc, 8, &isnull);
 			g->has_min = !isnull;
@@ -311,8 +332,15 @@ LoadCache(void)
 			g->has_max = !isnull;
 			last_group = group;
 		}
-		r->group = Cache.ngroups - 1;
+		r->group = c->ngroups - 1;
 	}
+	SortCache = c;
+	qsort(c->by_id, c->nrules, sizeof(int), CompareRuleIds);
+	c->rule_sums = palloc0(sizeof(double) * (c->nrules + 1));
+	c->rule_counts = palloc0(sizeof(int) * (c->nrules + 1));
+	c->rule_seen = palloc0(sizeof(bool) * (c->nrules + 1));
+	c->group_sums = palloc0(sizeof(double) * (c->ngroups + 1));
+	c->cutoffs = palloc0(sizeof(TimestampTz) * (c->nrules + 1));
 	MemoryContextSwitchTo(old);
 
 	if (SPI_execute("SELECT score_ceiling, mql_threshold, grade_a_fit, grade_b_fit, grade_1_engagement, "
@@ -323,62 +351,108 @@ LoadCache(void)
 				 errmsg("crm.scoring_settings must hold exactly one row")));
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
-	Cache.ceiling = GetFloat(tup, desc, 1, &isnull);
-	Cache.mql_threshold = GetFloat(tup, desc, 2, &isnull);
-	Cache.grade_a_fit = GetFloat(tup, desc, 3, &isnull);
-	Cache.grade_b_fit = GetFloat(tup, desc, 4, &isnull);
-	Cache.grade_1_engagement = GetFloat(tup, desc, 5, &isnull);
-	Cache.grade_2_engagement = GetFloat(tup, desc, 6, &isnull);
-	Cache.handoff_enabled = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
+	c->ceiling = GetFloat(tup, desc, 1, &isnull);
+	c->mql_threshold = GetFloat(tup, desc, 2, &isnull);
+	c->grade_a_fit = GetFloat(tup, desc, 3, &isnull);
+	c->grade_b_fit = GetFloat(tup, desc, 4, &isnull);
+	c->grade_1_engagement = GetFloat(tup, desc, 5, &isnull);
+	c->grade_2_engagement = GetFloat(tup, desc, 6, &isnull);
+	c->handoff_enabled = DatumGetBool(SPI_getbinval(tup, desc, 7, &isnull));
 
 	if (SPI_execute("SELECT stage, position FROM crm.lifecycle_stages", true, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read crm.lifecycle_stages");
 	old = MemoryContextSwitchTo(CacheContext);
-	Cache.nstages = (int) SPI_processed;
-	Cache.stage_names = palloc0(sizeof(char *) * (Cache.nstages + 1));
-	Cache.stage_positions = palloc0(sizeof(int) * (Cache.nstages + 1));
+	c->nstages = (int) SPI_processed;
+	c->stage_names = palloc0(sizeof(char *) * (c->nstages + 1));
+	c->stage_positions = palloc0(sizeof(int) * (c->nstages + 1));
 	for (i = 0; i < SPI_processed; i++)
 	{
 		tup = SPI_tuptable->vals[i];
-		Cache.stage_names[i] = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
-		Cache.stage_positions[i] = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
-		if (strcmp(Cache.stage_names[i], "mql") == 0)
+		c->stage_names[i] = SPI_getvalue(tup, SPI_tuptable->tupdesc, 1);
+		c->stage_positions[i] = DatumGetInt32(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		if (strcmp(c->stage_names[i], "mql") == 0)
 		{
-			Cache.has_mql_position = true;
-			Cache.mql_position = Cache.stage_positions[i];
+			c->has_mql_position = true;
+			c->mql_position = c->stage_positions[i];
 		}
 	}
 	MemoryContextSwitchTo(old);
 
-	Cache.contacts = CrmRelid("contacts", false);
-	Cache.contacts_pkey = CrmRelid("contacts_pkey", true);
-	Cache.state = CrmRelid("engagement_state", false);
-	Cache.state_pkey = CrmRelid("engagement_state_pkey", true);
-	Cache.activities = CrmRelid("activities", false);
-	Cache.activities_time = CrmRelid("activities_contact_id_occurred_at_idx", true);
+	c->contacts = CrmRelid("contacts", false);
+	c->contacts_pkey = CrmRelid("contacts_pkey", true);
+	c->engagement = CrmRelid("contact_engagement", false);
+	c->activities = CrmRelid("activities", false);
+	c->activities_time = CrmRelid("activities_contact_id_occurred_at_idx", true);
 	WatchedRels[0] = CrmRelid("engagement_rules", false);
 	WatchedRels[1] = CrmRelid("score_groups", false);
 	WatchedRels[2] = CrmRelid("scoring_settings", false);
 	WatchedRels[3] = CrmRelid("lifecycle_stages", false);
-	WatchedRels[4] = Cache.contacts;
-	WatchedRels[5] = Cache.state;
-	WatchedRels[6] = Cache.activities;
-	CheckIndexColumns(Cache.contacts_pkey, Cache.contacts, "id", NULL);
-	CheckIndexColumns(Cache.state_pkey, Cache.state, "contact_id", "rule_id");
-	CheckIndexColumns(Cache.activities_time, Cache.activities, "contact_id", "occurred_at");
-	CacheGeneration++;
+	WatchedRels[4] = c->contacts;
+	WatchedRels[5] = c->engagement;
+	WatchedRels[6] = c->activities;
+	CheckIndexColumns(c->contacts_pkey, c->contacts, "id", NULL);
+	CheckIndexColumns(c->activities_time, c->activities, "contact_id", "occurred_at");
+	crm_scoring_generation++;
 	/* an invalidation that arrived meanwhile makes the next call load again */
-	Cache.valid = (Invalidations == invalidations_before);
+	c->valid = (Invalidations == invalidations_before);
 }
 
-static inline double
-Clamp(double v, bool has_min, double min, bool has_max, double max)
+/* The cache, loaded if needed, for functions called from SQL. */
+void
+crm_scoring_ensure_cache(void)
 {
-	if (has_max && v > max)
-		v = max;
-	if (has_min && v < min)
-		v = min;
-	return v;
+	if (crm_scoring.valid)
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	LoadCache();
+	SPI_finish();
+}
+
+/*
+ * Read the rules again with the latest snapshot: a state row written by a
+ * transaction that committed after this statement began may name a rule
+ * created after it too.  Once per command.
+ */
+void
+crm_scoring_reload_latest(void)
+{
+	TransactionId xid = GetTopTransactionIdIfAny();
+	CommandId	cid = GetCurrentCommandId(false);
+
+	if (LatestReloadXid == xid && LatestReloadCid == cid && TransactionIdIsValid(xid))
+		return;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	PushActiveSnapshot(GetLatestSnapshot());
+	LoadCache();
+	PopActiveSnapshot();
+	SPI_finish();
+	LatestReloadXid = xid;
+	LatestReloadCid = cid;
+}
+
+/* Index of the rule with this id in crm_scoring.rules, -1 when unknown. */
+int
+crm_scoring_rule_index(int64 id)
+{
+	ScoringCache *c = &crm_scoring;
+	int			lo = 0;
+	int			hi = c->nrules;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+		int64		v = c->rules[c->by_id[mid]].id;
+
+		if (v == id)
+			return c->by_id[mid];
+		if (v < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
 }
 
 /* crm.lifecycle_position(stage) < crm.lifecycle_position('mql') */
@@ -387,71 +461,103 @@ BeforeMql(const char *stage)
 {
 	int			i;
 
-	if (!Cache.has_mql_position)
+	if (!crm_scoring.has_mql_position)
 		return false;
-	for (i = 0; i < Cache.nstages; i++)
-		if (strcmp(Cache.stage_names[i], stage) == 0)
-			return Cache.stage_positions[i] < Cache.mql_position;
+	for (i = 0; i < crm_scoring.nstages; i++)
+		if (strcmp(crm_scoring.stage_names[i], stage) == 0)
+			return crm_scoring.stage_positions[i] < crm_scoring.mql_position;
 	return false;
 }
 
-/* One row of a batch: the activity fields the rules look at. */
-typedef struct Change
+/* A decaying or permanent rule's points for one contact, from a batch. */
+typedef struct ValueChange
 {
 	int64		contact_id;
-	int			rule;			/* index into Cache.rules */
+	int64		rule_id;
 	double		value;
-} Change;
+	int			seq;			/* arrival order: equal keys sum in it */
+} ValueChange;
+
+/* A window rule's event for one contact, from a batch. */
+typedef struct TimeChange
+{
+	int64		contact_id;
+	int64		rule_id;
+	TimestampTz time;
+} TimeChange;
 
 static int
-CompareChanges(const void *a, const void *b)
+CompareValueChanges(const void *a, const void *b)
 {
-	const Change *x = a;
-	const Change *y = b;
+	const ValueChange *x = a;
+	const ValueChange *y = b;
 
 	if (x->contact_id != y->contact_id)
 		return x->contact_id < y->contact_id ? -1 : 1;
-	return x->rule - y->rule;
+	if (x->rule_id != y->rule_id)
+		return x->rule_id < y->rule_id ? -1 : 1;
+	return x->seq - y->seq;
 }
 
 static int
-CompareInt64(const void *a, const void *b)
+CompareTimeChanges(const void *a, const void *b)
 {
-	int64		x = *(const int64 *) a;
-	int64		y = *(const int64 *) b;
+	const TimeChange *x = a;
+	const TimeChange *y = b;
 
-	return x < y ? -1 : (x > y ? 1 : 0);
+	if (x->contact_id != y->contact_id)
+		return x->contact_id < y->contact_id ? -1 : 1;
+	if (x->rule_id != y->rule_id)
+		return x->rule_id < y->rule_id ? -1 : 1;
+	if (x->time != y->time)
+		return x->time < y->time ? -1 : 1;
+	return 0;
+}
+
+/* A growable array of fixed-size elements. */
+typedef struct Growing
+{
+	char	   *data;
+	int			n;
+	int			max;
+	Size		size;
+} Growing;
+
+static void
+GrowingInit(Growing *g, Size size)
+{
+	g->size = size;
+	g->n = 0;
+	g->max = 16;
+	g->data = palloc(size * g->max);
+}
+
+static void *
+GrowingAdd(Growing *g)
+{
+	if (g->n == g->max)
+	{
+		if ((Size) g->max * 2 * g->size >= MaxAllocHugeSize)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many activities in one statement for lead scoring")));
+		g->max *= 2;
+		g->data = repalloc_huge(g->data, g->size * g->max);
+	}
+	return g->data + g->size * g->n++;
 }
 
 typedef struct Batch
 {
-	Change	   *changes;
-	int			nchanges;
-	int			maxchanges;
-	int64	   *touched;
-	int			ntouched;
-	int			maxtouched;
+	Growing		values;			/* ValueChange */
+	Growing		added;			/* TimeChange: window events that arrive */
+	Growing		removed;		/* TimeChange: window events that go */
 	/* invalidating events (hard bounce, left the company), inserts only */
-	Datum	   *inv_contacts;
-	Datum	   *inv_kinds;
-	Datum	   *inv_times;
-	int			ninv;
-	int			maxinv;
+	Growing		inv_contacts;	/* Datum */
+	Growing		inv_kinds;
+	Growing		inv_times;
 	TimestampTz now;
 } Batch;
-
-static void
-AddTouched(Batch *b, int64 contact_id)
-{
-	if (b->ntouched > 0 && b->touched[b->ntouched - 1] == contact_id)
-		return;
-	if (b->ntouched == b->maxtouched)
-	{
-		b->maxtouched *= 2;
-		b->touched = repalloc_huge(b->touched, sizeof(int64) * b->maxtouched);
-	}
-	b->touched[b->ntouched++] = contact_id;
-}
 
 /* Add one activity (sign +1 when it arrives, -1 when it goes) to the batch. */
 static void
@@ -461,42 +567,39 @@ AddActivity(Batch *b, int64 contact_id, text *kind, TimestampTz occurred_at, dou
 	int			klen = VARSIZE_ANY_EXHDR(kind);
 	int			i;
 
-	for (i = 0; i < Cache.nrules; i++)
+	for (i = 0; i < crm_scoring.nrules; i++)
 	{
-		ScoringRule *r = &Cache.rules[i];
+		ScoringRule *r = &crm_scoring.rules[i];
 
-		if (r->kind_len != klen || memcmp(r->kind, k, klen) != 0)
+		if (!r->active || r->kind_len != klen || memcmp(r->kind, k, klen) != 0)
 			continue;
-		AddTouched(b, contact_id);
 		if (r->has_window)
-			continue;			/* counted from the activities when read */
-		if (b->nchanges == b->maxchanges)
 		{
-			b->maxchanges *= 2;
-			b->changes = repalloc_huge(b->changes, sizeof(Change) * b->maxchanges);
+			TimeChange *t = GrowingAdd(sign > 0 ? &b->added : &b->removed);
+
+			t->contact_id = contact_id;
+			t->rule_id = r->id;
+			t->time = occurred_at;
 		}
-		b->changes[b->nchanges].contact_id = contact_id;
-		b->changes[b->nchanges].rule = i;
-		/* a future activity counts from the moment it is recorded */
-		b->changes[b->nchanges].value = r->has_half_life
-			? crm_decayed_value_at(sign * r->points, Min(occurred_at, b->now), r->half_life, b->now)
-			: sign * r->points;
-		b->nchanges++;
+		else
+		{
+			ValueChange *v = GrowingAdd(&b->values);
+
+			v->contact_id = contact_id;
+			v->rule_id = r->id;
+			v->seq = b->values.n;
+			/* a future activity counts from the moment it is recorded */
+			v->value = r->has_half_life
+				? crm_decayed_value_at(sign * r->points, Min(occurred_at, b->now), r->half_life, b->now)
+				: sign * r->points;
+		}
 	}
 	if (inserted && ((klen == 13 && memcmp(k, "email_bounced", 13) == 0) ||
 					 (klen == 12 && memcmp(k, "left_company", 12) == 0)))
 	{
-		if (b->ninv == b->maxinv)
-		{
-			b->maxinv *= 2;
-			b->inv_contacts = repalloc_huge(b->inv_contacts, sizeof(Datum) * b->maxinv);
-			b->inv_kinds = repalloc_huge(b->inv_kinds, sizeof(Datum) * b->maxinv);
-			b->inv_times = repalloc_huge(b->inv_times, sizeof(Datum) * b->maxinv);
-		}
-		b->inv_contacts[b->ninv] = Int64GetDatum(contact_id);
-		b->inv_kinds[b->ninv] = PointerGetDatum(kind);
-		b->inv_times[b->ninv] = TimestampTzGetDatum(occurred_at);
-		b->ninv++;
+		*(Datum *) GrowingAdd(&b->inv_contacts) = Int64GetDatum(contact_id);
+		*(Datum *) GrowingAdd(&b->inv_kinds) = PointerGetDatum(kind);
+		*(Datum *) GrowingAdd(&b->inv_times) = TimestampTzGetDatum(occurred_at);
 	}
 }
 
@@ -599,249 +702,6 @@ CollectBatch(TriggerData *trigdata, Batch *b)
 		ExecDropSingleTupleTableSlot(oldslot);
 }
 
-/* Relations and scans used to read a contact's current engagement. */
-typedef struct Reader
-{
-	Relation	contacts;
-	Relation	contacts_pkey;
-	Relation	state;
-	Relation	state_pkey;
-	Relation	activities;
-	Relation	activities_time;
-	TupleTableSlot *contact_slot;
-	TupleTableSlot *state_slot;
-	TupleTableSlot *activity_slot;
-	AttrNumber	c_fit,
-				c_lead_score,
-				c_lead_grade,
-				c_stage;
-	AttrNumber	s_rule,
-				s_value,
-				s_as_of;
-	AttrNumber	a_kind,
-				a_time;
-	TimestampTz *cutoffs;		/* per rule: now() - time_window */
-	TimestampTz earliest;		/* the earliest of them */
-	double	   *group_sums;
-	int		   *window_counts;
-	Snapshot	snapshot;
-} Reader;
-
-static void
-OpenReader(Reader *rd, TimestampTz now)
-{
-	int			i;
-
-	rd->contacts = table_open(Cache.contacts, AccessShareLock);
-	rd->contacts_pkey = index_open(Cache.contacts_pkey, AccessShareLock);
-	rd->state = table_open(Cache.state, AccessShareLock);
-	rd->state_pkey = index_open(Cache.state_pkey, AccessShareLock);
-	rd->activities = table_open(Cache.activities, AccessShareLock);
-	rd->activities_time = index_open(Cache.activities_time, AccessShareLock);
-	rd->contact_slot = table_slot_create(rd->contacts, NULL);
-	rd->state_slot = table_slot_create(rd->state, NULL);
-	rd->activity_slot = table_slot_create(rd->activities, NULL);
-	rd->c_fit = AttnumByName(RelationGetDescr(rd->contacts), "fit_score");
-	rd->c_lead_score = AttnumByName(RelationGetDescr(rd->contacts), "lead_score");
-	rd->c_lead_grade = AttnumByName(RelationGetDescr(rd->contacts), "lead_grade");
-	rd->c_stage = AttnumByName(RelationGetDescr(rd->contacts), "lifecycle_stage");
-	rd->s_rule = AttnumByName(RelationGetDescr(rd->state), "rule_id");
-	rd->s_value = AttnumByName(RelationGetDescr(rd->state), "value");
-	rd->s_as_of = AttnumByName(RelationGetDescr(rd->state), "as_of");
-	rd->a_kind = AttnumByName(RelationGetDescr(rd->activities), "kind");
-	rd->a_time = AttnumByName(RelationGetDescr(rd->activities), "occurred_at");
-	rd->cutoffs = palloc0(sizeof(TimestampTz) * (Cache.nrules + 1));
-	rd->earliest = DT_NOEND;
-	for (i = 0; i < Cache.nrules; i++)
-	{
-		if (!Cache.rules[i].has_window)
-			continue;
-		rd->cutoffs[i] = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_mi_interval,
-																 TimestampTzGetDatum(now),
-																 IntervalPGetDatum(&Cache.rules[i].window)));
-		if (rd->cutoffs[i] < rd->earliest)
-			rd->earliest = rd->cutoffs[i];
-	}
-	rd->group_sums = palloc0(sizeof(double) * (Cache.ngroups + 1));
-	rd->window_counts = palloc0(sizeof(int) * (Cache.nrules + 1));
-}
-
-static void
-CloseReader(Reader *rd)
-{
-	ExecDropSingleTupleTableSlot(rd->contact_slot);
-	ExecDropSingleTupleTableSlot(rd->state_slot);
-	ExecDropSingleTupleTableSlot(rd->activity_slot);
-	index_close(rd->activities_time, NoLock);
-	table_close(rd->activities, NoLock);
-	index_close(rd->state_pkey, NoLock);
-	table_close(rd->state, NoLock);
-	index_close(rd->contacts_pkey, NoLock);
-	table_close(rd->contacts, NoLock);
-}
-
-static int
-RuleById(int64 id)
-{
-	int			i;
-
-	for (i = 0; i < Cache.nrules; i++)
-		if (Cache.rules[i].id == id)
-			return i;
-	return -1;
-}
-
-/*
- * Engagement of one contact at now, as crm.engagement_now computes it:
- * decaying and permanent rules from the state, window rules counted from
- * the activities, each rule capped, each group clamped, groups summed.
- */
-static double
-ContactEngagement(Reader *rd, int64 contact_id, TimestampTz now)
-{
-	ScanKeyData key[2];
-	IndexScanDesc scan;
-	bool		isnull;
-	double		total = 0.0;
-	int			i;
-
-	memset(rd->group_sums, 0, sizeof(double) * (Cache.ngroups + 1));
-
-	ScanKeyInit(&key[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(contact_id));
-	scan = index_beginscan(rd->state, rd->state_pkey, rd->snapshot, 1, 0);
-	index_rescan(scan, key, 1, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, rd->state_slot))
-	{
-		int			ri = RuleById(DatumGetInt64(slot_getattr(rd->state_slot, rd->s_rule, &isnull)));
-		ScoringRule *r;
-		double		v;
-
-		if (ri < 0 || Cache.rules[ri].has_window)
-			continue;
-		r = &Cache.rules[ri];
-		v = DatumGetFloat8(slot_getattr(rd->state_slot, rd->s_value, &isnull));
-		if (r->has_half_life)
-			v = crm_decayed_value_at(v, DatumGetTimestampTz(slot_getattr(rd->state_slot, rd->s_as_of, &isnull)),
-									 r->half_life, now);
-		rd->group_sums[r->group] += Clamp(v, r->has_max, -r->max_points, r->has_max, r->max_points);
-	}
-	index_endscan(scan);
-
-	if (Cache.any_window)
-	{
-		memset(rd->window_counts, 0, sizeof(int) * (Cache.nrules + 1));
-		ScanKeyInit(&key[1], 2, BTGreaterStrategyNumber, F_TIMESTAMPTZ_GT, TimestampTzGetDatum(rd->earliest));
-		scan = index_beginscan(rd->activities, rd->activities_time, rd->snapshot, 2, 0);
-		index_rescan(scan, key, 2, NULL, 0);
-		while (index_getnext_slot(scan, ForwardScanDirection, rd->activity_slot))
-		{
-			TimestampTz t = DatumGetTimestampTz(slot_getattr(rd->activity_slot, rd->a_time, &isnull));
-			text	   *kind;
-			int			klen;
-
-			if (t > now)
-				continue;
-			kind = DatumGetTextPP(slot_getattr(rd->activity_slot, rd->a_kind, &isnull));
-			klen = VARSIZE_ANY_EXHDR(kind);
-			for (i = 0; i < Cache.nrules; i++)
-			{
-				ScoringRule *r = &Cache.rules[i];
-
-				if (r->has_window && t > rd->cutoffs[i] && r->kind_len == klen &&
-					memcmp(r->kind, VARDATA_ANY(kind), klen) == 0)
-					rd->window_counts[i]++;
-			}
-		}
-		index_endscan(scan);
-		for (i = 0; i < Cache.nrules; i++)
-		{
-			ScoringRule *r = &Cache.rules[i];
-			double		sum = 0.0;
-			int			n;
-
-			if (rd->window_counts[i] == 0)
-				continue;
-			/* summed one by one, as sum(r.points) does */
-			for (n = 0; n < rd->window_counts[i]; n++)
-				sum += r->points;
-			rd->group_sums[r->group] += Clamp(sum, r->has_max, -r->max_points, r->has_max, r->max_points);
-		}
-	}
-
-	for (i = 0; i < Cache.ngroups; i++)
-	{
-		ScoringGroup *g = &Cache.groups[i];
-
-		total += Clamp(rd->group_sums[i], g->has_min, g->min_points, g->has_max, g->max_points);
-	}
-	return total;
-}
-
-static void
-Grade(double fit, double engagement, char *grade)
-{
-	grade[0] = fit >= Cache.grade_a_fit ? 'A' : (fit >= Cache.grade_b_fit ? 'B' : 'C');
-	grade[1] = engagement >= Cache.grade_1_engagement ? '1' :
-		(engagement >= Cache.grade_2_engagement ? '2' : '3');
-	grade[2] = '\0';
-}
-
-static double
-NumericAttr(TupleTableSlot *slot, AttrNumber att, bool *isnull)
-{
-	Datum		d = slot_getattr(slot, att, isnull);
-
-	return *isnull ? 0.0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
-}
-
-/*
- * Whether the contact's row must be rewritten: its grade changed, or its
- * score reached the MQL threshold from below while it is still before mql
- * (the same test the plpgsql version made).  Sets *engagement.
- */
-static bool
-ContactNeedsUpdate(Reader *rd, int64 contact_id, TimestampTz now, double *engagement)
-{
-	ScanKeyData key;
-	IndexScanDesc scan;
-	bool		found;
-	bool		isnull;
-	double		fit;
-	double		lead_score;
-	bool		lead_score_null;
-	double		score;
-	char		grade[3];
-	bool		result = false;
-
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(contact_id));
-	scan = index_beginscan(rd->contacts, rd->contacts_pkey, rd->snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, rd->contact_slot);
-	index_endscan(scan);
-	if (!found)
-		return false;			/* deleted with its activities */
-
-	*engagement = ContactEngagement(rd, contact_id, now);
-	fit = NumericAttr(rd->contact_slot, rd->c_fit, &isnull);
-	lead_score = NumericAttr(rd->contact_slot, rd->c_lead_score, &lead_score_null);
-	Grade(fit, *engagement, grade);
-	{
-		Datum		d = slot_getattr(rd->contact_slot, rd->c_lead_grade, &isnull);
-
-		if (isnull || strcmp(TextDatumGetCString(d), grade) != 0)
-			result = true;
-	}
-	score = Clamp(fit + *engagement, true, 0.0, true, Cache.ceiling);
-	if (!result && Cache.handoff_enabled && score >= Cache.mql_threshold &&
-		(lead_score_null || lead_score < Cache.mql_threshold))
-	{
-		Datum		d = slot_getattr(rd->contact_slot, rd->c_stage, &isnull);
-
-		result = !isnull && BeforeMql(TextDatumGetCString(d));
-	}
-	return result;
-}
-
 static SPIPlanPtr
 Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 {
@@ -864,59 +724,137 @@ Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 }
 
 static Datum
-Int64Array(int64 *v, int n)
+Int64Array(Datum *d, int n)
 {
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = Int64GetDatum(v[i]);
 	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
 static Datum
-Float8Array(double *v, int n)
+Float8Array(Datum *d, int n)
 {
-	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
-	int			i;
-
-	for (i = 0; i < n; i++)
-		d[i] = Float8GetDatum(v[i]);
 	return PointerGetDatum(construct_array(d, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 }
 
-/* Write the batch's points into crm.engagement_state, summed per (contact, rule). */
-static void
-WriteState(Batch *b)
+static Datum
+TimestampArray(Datum *d, int n)
 {
-	int64	   *contacts = palloc(sizeof(int64) * b->nchanges);
-	int64	   *rules = palloc(sizeof(int64) * b->nchanges);
-	double	   *values = palloc(sizeof(double) * b->nchanges);
+	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+/* Window events as three arrays (contacts, rules, times), sorted. */
+static void
+TimeArrays(Growing *g, Datum *args)
+{
+	TimeChange *t = (TimeChange *) g->data;
+	Datum	   *c = palloc(sizeof(Datum) * (g->n + 1));
+	Datum	   *r = palloc(sizeof(Datum) * (g->n + 1));
+	Datum	   *w = palloc(sizeof(Datum) * (g->n + 1));
+	int			i;
+
+	qsort(t, g->n, sizeof(TimeChange), CompareTimeChanges);
+	for (i = 0; i < g->n; i++)
+	{
+		c[i] = Int64GetDatum(t[i].contact_id);
+		r[i] = Int64GetDatum(t[i].rule_id);
+		w[i] = TimestampTzGetDatum(t[i].time);
+	}
+	args[0] = Int64Array(c, g->n);
+	args[1] = Int64Array(r, g->n);
+	args[2] = TimestampArray(w, g->n);
+}
+
+/* The engagement of each contact written, from a statement's RETURNING. */
+typedef struct Written
+{
+	int64		contact_id;
+	double		engagement;
+	int			seq;			/* later writes win */
+} Written;
+
+static int
+CompareWritten(const void *a, const void *b)
+{
+	const Written *x = a;
+	const Written *y = b;
+
+	if (x->contact_id != y->contact_id)
+		return x->contact_id < y->contact_id ? -1 : 1;
+	return x->seq - y->seq;
+}
+
+static void
+CollectWritten(Growing *out)
+{
+	uint64		i;
+
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Written    *w;
+		Datum		id = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull);
+		Datum		e;
+
+		if (isnull)
+			continue;
+		e = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2, &isnull);
+		w = GrowingAdd(out);
+		w->contact_id = DatumGetInt64(id);
+		w->engagement = isnull ? 0.0 : DatumGetFloat8(e);
+		w->seq = out->n;
+	}
+}
+
+/* Write the batch's points into crm.contact_engagement, one row per contact. */
+static void
+WriteState(Batch *b, Growing *written)
+{
+	ValueChange *v = (ValueChange *) b->values.data;
+	Datum	   *vc = palloc(sizeof(Datum) * (b->values.n + 1));
+	Datum	   *vr = palloc(sizeof(Datum) * (b->values.n + 1));
+	Datum	   *va = palloc(sizeof(Datum) * (b->values.n + 1));
 	int			n = 0;
 	int			i;
-	Oid			types[3] = {INT8ARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID};
-	Datum		args[3];
+	Oid			types[6] = {INT8ARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
+	TIMESTAMPTZARRAYOID};
+	Datum		args[6];
+	double		sum = 0.0;
 
-	qsort(b->changes, b->nchanges, sizeof(Change), CompareChanges);
-	for (i = 0; i < b->nchanges; i++)
+	/* summed per (contact, rule) in arrival order */
+	qsort(v, b->values.n, sizeof(ValueChange), CompareValueChanges);
+	for (i = 0; i < b->values.n; i++)
 	{
-		Change	   *c = &b->changes[i];
-
-		if (n > 0 && contacts[n - 1] == c->contact_id && rules[n - 1] == Cache.rules[c->rule].id)
+		if (n > 0 && DatumGetInt64(vc[n - 1]) == v[i].contact_id && DatumGetInt64(vr[n - 1]) == v[i].rule_id)
 		{
-			values[n - 1] += c->value;
+			sum += v[i].value;
+			va[n - 1] = Float8GetDatum(sum);
 			continue;
 		}
-		contacts[n] = c->contact_id;
-		rules[n] = Cache.rules[c->rule].id;
-		values[n] = c->value;
+		sum = v[i].value;
+		vc[n] = Int64GetDatum(v[i].contact_id);
+		vr[n] = Int64GetDatum(v[i].rule_id);
+		va[n] = Float8GetDatum(sum);
 		n++;
 	}
-	args[0] = Int64Array(contacts, n);
-	args[1] = Int64Array(rules, n);
-	args[2] = Float8Array(values, n);
-	if (SPI_execute_plan(Prepare(&UpsertPlan, UpsertSql, 3, types), args, NULL, false, 0) != SPI_OK_INSERT)
-		elog(ERROR, "could not write crm.engagement_state");
+	args[0] = Int64Array(vc, n);
+	args[1] = Int64Array(vr, n);
+	args[2] = Float8Array(va, n);
+	TimeArrays(&b->added, &args[3]);
+	if (SPI_execute_plan(Prepare(&UpsertPlan, UpsertSql, 6, types), args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
+		elog(ERROR, "could not write crm.contact_engagement");
+	CollectWritten(written);
+}
+
+/* Take the removed window events out of the state. */
+static void
+RemoveWindowEvents(Batch *b, Growing *written)
+{
+	Oid			types[3] = {INT8ARRAYOID, INT8ARRAYOID, TIMESTAMPTZARRAYOID};
+	Datum		args[3];
+
+	TimeArrays(&b->removed, args);
+	if (SPI_execute_plan(Prepare(&RefillPlan, RefillSql, 3, types), args, NULL, false, 0) != SPI_OK_UPDATE_RETURNING)
+		elog(ERROR, "could not update crm.contact_engagement");
+	CollectWritten(written);
 }
 
 static void
@@ -924,41 +862,116 @@ WriteInvalidatingEvents(Batch *b)
 {
 	Oid			types[3] = {INT8ARRAYOID, TEXTARRAYOID, TIMESTAMPTZARRAYOID};
 	Datum		args[3];
+	int			n = b->inv_contacts.n;
 
-	args[0] = PointerGetDatum(construct_array(b->inv_contacts, b->ninv, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-	args[1] = PointerGetDatum(construct_array(b->inv_kinds, b->ninv, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = PointerGetDatum(construct_array(b->inv_times, b->ninv, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	args[0] = Int64Array((Datum *) b->inv_contacts.data, n);
+	args[1] = PointerGetDatum(construct_array((Datum *) b->inv_kinds.data, n, TEXTOID, -1, false, TYPALIGN_INT));
+	args[2] = TimestampArray((Datum *) b->inv_times.data, n);
 	if (SPI_execute_plan(Prepare(&InvalidatePlan, InvalidateSql, 3, types), args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write crm.invalidating_events");
 }
 
-/* Check every touched contact; rewrite those whose grade or MQL status changed. */
 static void
-RefreshContacts(Batch *b)
+Grade(double fit, double engagement, char *grade)
 {
-	Reader		rd;
-	int64	   *ids = palloc(sizeof(int64) * b->ntouched);
-	double	   *engagement = palloc(sizeof(double) * b->ntouched);
+	grade[0] = fit >= crm_scoring.grade_a_fit ? 'A' : (fit >= crm_scoring.grade_b_fit ? 'B' : 'C');
+	grade[1] = engagement >= crm_scoring.grade_1_engagement ? '1' :
+		(engagement >= crm_scoring.grade_2_engagement ? '2' : '3');
+	grade[2] = '\0';
+}
+
+static double
+NumericAttr(TupleTableSlot *slot, AttrNumber att, bool *isnull)
+{
+	Datum		d = slot_getattr(slot, att, isnull);
+
+	return *isnull ? 0.0 : DatumGetFloat8(DirectFunctionCall1(numeric_float8, d));
+}
+
+/*
+ * Whether the contacts whose engagement is now `engagement` need their row
+ * rewritten: the grade changed, or the score reached the MQL threshold from
+ * below while the contact is still before mql (the same test the plpgsql
+ * version made).  Rewrites those with one UPDATE.
+ */
+static void
+RefreshContacts(Growing *written)
+{
+	Written    *w = (Written *) written->data;
+	Datum	   *ids = palloc(sizeof(Datum) * (written->n + 1));
+	Datum	   *engagement = palloc(sizeof(Datum) * (written->n + 1));
 	int			n = 0;
 	int			i;
+	Relation	contacts;
+	Relation	pkey;
+	TupleTableSlot *slot;
+	AttrNumber	c_fit,
+				c_lead_score,
+				c_lead_grade,
+				c_stage;
+	Snapshot	snapshot;
 
-	qsort(b->touched, b->ntouched, sizeof(int64), CompareInt64);
-	b->ntouched = qunique(b->touched, b->ntouched, sizeof(int64), CompareInt64);
+	qsort(w, written->n, sizeof(Written), CompareWritten);
 
 	/* see the state just written: a new command, and a snapshot taken now */
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
 	UpdateActiveSnapshotCommandId();
-	memset(&rd, 0, sizeof(rd));
-	rd.snapshot = GetActiveSnapshot();
-	OpenReader(&rd, b->now);
-	for (i = 0; i < b->ntouched; i++)
+	snapshot = GetActiveSnapshot();
+	contacts = table_open(crm_scoring.contacts, AccessShareLock);
+	pkey = index_open(crm_scoring.contacts_pkey, AccessShareLock);
+	slot = table_slot_create(contacts, NULL);
+	c_fit = AttnumByName(RelationGetDescr(contacts), "fit_score");
+	c_lead_score = AttnumByName(RelationGetDescr(contacts), "lead_score");
+	c_lead_grade = AttnumByName(RelationGetDescr(contacts), "lead_grade");
+	c_stage = AttnumByName(RelationGetDescr(contacts), "lifecycle_stage");
+	for (i = 0; i < written->n; i++)
 	{
+		ScanKeyData key;
+		IndexScanDesc scan;
+		bool		found;
+		bool		isnull;
+		double		fit;
+		double		lead_score;
+		bool		lead_score_null;
+		double		score;
+		char		grade[3];
+		bool		update = false;
+		Datum		d;
+
+		/* the last write of each contact */
+		if (i + 1 < written->n && w[i + 1].contact_id == w[i].contact_id)
+			continue;
 		CHECK_FOR_INTERRUPTS();
-		if (ContactNeedsUpdate(&rd, b->touched[i], b->now, &engagement[n]))
-			ids[n++] = b->touched[i];
+		ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(w[i].contact_id));
+		scan = index_beginscan(contacts, pkey, snapshot, 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		found = index_getnext_slot(scan, ForwardScanDirection, slot);
+		index_endscan(scan);
+		if (!found)
+			continue;			/* deleted with its activities */
+		fit = NumericAttr(slot, c_fit, &isnull);
+		lead_score = NumericAttr(slot, c_lead_score, &lead_score_null);
+		Grade(fit, w[i].engagement, grade);
+		d = slot_getattr(slot, c_lead_grade, &isnull);
+		if (isnull || strcmp(TextDatumGetCString(d), grade) != 0)
+			update = true;
+		score = crm_scoring_clamp(fit + w[i].engagement, true, 0.0, true, crm_scoring.ceiling);
+		if (!update && crm_scoring.handoff_enabled && score >= crm_scoring.mql_threshold &&
+			(lead_score_null || lead_score < crm_scoring.mql_threshold))
+		{
+			d = slot_getattr(slot, c_stage, &isnull);
+			update = !isnull && BeforeMql(TextDatumGetCString(d));
+		}
+		if (update)
+		{
+			ids[n] = Int64GetDatum(w[i].contact_id);
+			engagement[n++] = Float8GetDatum(w[i].engagement);
+		}
 	}
-	CloseReader(&rd);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(pkey, NoLock);
+	table_close(contacts, NoLock);
 	PopActiveSnapshot();
 
 	if (n > 0)
@@ -982,6 +995,7 @@ crm_activities_score(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Batch		b;
+	Growing		written;
 	bool		ins,
 				del;
 
@@ -1006,25 +1020,28 @@ crm_activities_score(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	AcceptInvalidationMessages();
-	if (!Cache.valid)
+	if (!crm_scoring.valid)
 		LoadCache();
 
 	memset(&b, 0, sizeof(b));
 	b.now = GetCurrentTransactionStartTimestamp();
-	b.maxchanges = b.maxtouched = b.maxinv = 16;
-	b.changes = palloc(sizeof(Change) * b.maxchanges);
-	b.touched = palloc(sizeof(int64) * b.maxtouched);
-	b.inv_contacts = palloc(sizeof(Datum) * b.maxinv);
-	b.inv_kinds = palloc(sizeof(Datum) * b.maxinv);
-	b.inv_times = palloc(sizeof(Datum) * b.maxinv);
+	GrowingInit(&b.values, sizeof(ValueChange));
+	GrowingInit(&b.added, sizeof(TimeChange));
+	GrowingInit(&b.removed, sizeof(TimeChange));
+	GrowingInit(&b.inv_contacts, sizeof(Datum));
+	GrowingInit(&b.inv_kinds, sizeof(Datum));
+	GrowingInit(&b.inv_times, sizeof(Datum));
+	GrowingInit(&written, sizeof(Written));
 	CollectBatch(trigdata, &b);
 
-	if (b.ninv > 0)
+	if (b.inv_contacts.n > 0)
 		WriteInvalidatingEvents(&b);
-	if (b.nchanges > 0)
-		WriteState(&b);
-	if (b.ntouched > 0)
-		RefreshContacts(&b);
+	if (b.values.n > 0 || b.added.n > 0)
+		WriteState(&b, &written);
+	if (b.removed.n > 0)
+		RemoveWindowEvents(&b, &written);
+	if (written.n > 0)
+		RefreshContacts(&written);
 	SPI_finish();
 	return PointerGetDatum(NULL);
 }
@@ -1044,122 +1061,6 @@ crm_scoring_config_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("scoring configuration trigger function called outside a trigger")));
 	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
-	Cache.valid = false;
+	crm_scoring.valid = false;
 	return PointerGetDatum(NULL);
-}
-
-/*
- * crm._engagement_of(rule_id, amount, as_of): the engagement of one contact
- * from its rows of crm.engagement_state and its window counts, with the
- * rules from the backend's cache: one aggregate per contact, no join with
- * the rules and groups per row, so crm.engagement_now (and with it
- * crm.lead_scores and crm.rescore_all()) is one pass over the state.  For a
- * decaying or permanent rule, amount is the stored value as of as_of,
- * decayed here to the transaction time; for a window rule, amount is the
- * number of its activities inside the window (as_of null).  Rows of rules
- * that are inactive or gone count for nothing, as in the join it replaces.
- */
-typedef struct EngagementOfState
-{
-	uint64		generation;		/* of the cache the sums are indexed by */
-	bool		seen;			/* a row counted */
-	double		sums[FLEXIBLE_ARRAY_MEMBER];	/* per group */
-} EngagementOfState;
-
-static void
-CheckGeneration(EngagementOfState *state)
-{
-	if (state->generation != CacheGeneration || !Cache.valid)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("scoring rules changed while engagement was being summed"),
-				 errhint("Run the query again.")));
-}
-
-PG_FUNCTION_INFO_V1(crm_engagement_of_add);
-PG_FUNCTION_INFO_V1(crm_engagement_of_final);
-
-static void
-EnsureCacheFromSql(void)
-{
-	if (Cache.valid)
-		return;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	LoadCache();
-	SPI_finish();
-}
-
-Datum
-crm_engagement_of_add(PG_FUNCTION_ARGS)
-{
-	MemoryContext aggcontext;
-	EngagementOfState *state;
-	int			ri;
-	ScoringRule *r;
-	double		v;
-
-	if (!AggCheckCallContext(fcinfo, &aggcontext))
-		elog(ERROR, "crm_engagement_of_add called in non-aggregate context");
-	EnsureCacheFromSql();
-	if (PG_ARGISNULL(0))
-	{
-		state = MemoryContextAllocZero(aggcontext, offsetof(EngagementOfState, sums) +
-									   sizeof(double) * (Cache.ngroups + 1));
-		state->generation = CacheGeneration;
-	}
-	else
-		state = (EngagementOfState *) PG_GETARG_POINTER(0);
-	CheckGeneration(state);
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		PG_RETURN_POINTER(state);
-	ri = RuleById(PG_GETARG_INT64(1));
-	if (ri < 0)
-		PG_RETURN_POINTER(state);
-	r = &Cache.rules[ri];
-	v = PG_GETARG_FLOAT8(2);
-	if (r->has_window)
-	{
-		double		sum = 0.0;
-		int64		n;
-
-		if (!PG_ARGISNULL(3))
-			PG_RETURN_POINTER(state);	/* a stored row of a window rule */
-		for (n = 0; n < (int64) v; n++)
-			sum += r->points;
-		v = sum;
-	}
-	else
-	{
-		if (PG_ARGISNULL(3))
-			PG_RETURN_POINTER(state);	/* a window count of a rule that is no longer one */
-		if (r->has_half_life)
-			v = crm_decayed_value_at(v, PG_GETARG_TIMESTAMPTZ(3), r->half_life,
-									 GetCurrentTransactionStartTimestamp());
-	}
-	state->sums[r->group] += Clamp(v, r->has_max, -r->max_points, r->has_max, r->max_points);
-	state->seen = true;
-	PG_RETURN_POINTER(state);
-}
-
-Datum
-crm_engagement_of_final(PG_FUNCTION_ARGS)
-{
-	EngagementOfState *state;
-	double		total = 0.0;
-	int			i;
-
-	if (PG_ARGISNULL(0))
-		PG_RETURN_NULL();
-	state = (EngagementOfState *) PG_GETARG_POINTER(0);
-	if (!state->seen)
-		PG_RETURN_NULL();
-	CheckGeneration(state);
-	for (i = 0; i < Cache.ngroups; i++)
-	{
-		ScoringGroup *g = &Cache.groups[i];
-
-		total += Clamp(state->sums[i], g->has_min, g->min_points, g->has_max, g->max_points);
-	}
-	PG_RETURN_FLOAT8(total);
 }

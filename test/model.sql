@@ -7,7 +7,7 @@ SELECT plan(41);
 SELECT is(ARRAY(SELECT relname::text FROM pg_class WHERE relnamespace = 'crm'::regnamespace AND relkind = 'r'
 				   AND relname NOT IN ('email_domains', 'nicknames', 'matcher_models', 'merges', 'duplicate_rules', 'duplicate_alerts')
 				   -- lead scoring and data health (parts 60-69)
-				   AND relname NOT IN ('decay_rates', 'scoring_settings', 'lifecycle_stages', 'score_groups', 'fit_rules', 'engagement_rules', 'competitor_domains', 'engagement_state', 'lifecycle_history', 'assignment_rules', 'rep_capacity', 'assignment_cursor', 'mql_handoffs', 'lead_model_runs', 'lead_model', 'health_settings', 'invalidating_events', 'audit_runs') ORDER BY 1),
+				   AND relname NOT IN ('decay_rates', 'scoring_settings', 'lifecycle_stages', 'score_groups', 'fit_rules', 'engagement_rules', 'competitor_domains', 'contact_engagement', 'lifecycle_history', 'assignment_rules', 'rep_capacity', 'assignment_cursor', 'mql_handoffs', 'lead_model_runs', 'lead_model', 'health_settings', 'invalidating_events', 'audit_runs') ORDER BY 1),
 	'{accounts,activities,audit_log,campaign_members,campaigns,consents,contact_addresses,contact_emails,contact_phones,contact_tags,contacts,deals,pipeline_stages,pipelines,shares,tags,tasks,teams,tickets,users}'::text[],
 	'the CRM tables exist');
 SELECT is(ARRAY(SELECT c.relname::text FROM pg_class c WHERE c.relnamespace = 'crm'::regnamespace AND c.relkind = 'r'
@@ -17,7 +17,7 @@ SELECT is(ARRAY(SELECT format('%s.%s:%s', c.conrelid::regclass, a.attname, c.con
 				  FROM pg_constraint c JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
 				 WHERE c.contype = 'f' AND c.confrelid = 'crm.contacts'::regclass
 				   -- lead scoring's derived tables (parts 60-69) cascade with the contact
-				   AND c.conrelid::regclass::text NOT IN ('crm.engagement_state', 'crm.invalidating_events',
+				   AND c.conrelid::regclass::text NOT IN ('crm.contact_engagement', 'crm.invalidating_events',
 														  'crm.lifecycle_history', 'crm.mql_handoffs') ORDER BY 1),
 	'{crm.activities.contact_id:c,crm.campaign_members.contact_id:c,crm.consents.contact_id:c,crm.contact_addresses.contact_id:c,crm.contact_emails.contact_id:c,crm.contact_phones.contact_id:c,crm.contact_tags.contact_id:c,crm.deals.contact_id:n,crm.shares.contact_id:c,crm.tasks.contact_id:c,crm.tickets.contact_id:n}'::text[],
 	'every reference to a contact is a foreign key with a deliberate ON DELETE');

@@ -2,15 +2,19 @@
 --
 -- Fit is a pure function of the contact and its account, recomputed by a
 -- BEFORE trigger when one of its inputs changes.  Engagement is a sum of
--- events, each worth its rule's points decayed by the rule's half-life, so
--- for every (contact, rule) we keep one row in crm.engagement_state: the
--- decayed sum S of all its events as of time T.  An event at t adds
--- p * 2^(-(T - t)/h) (or moves T forward and decays S), a deleted event
--- subtracts the same amount: O(1) per event, exact, independent of the
--- order events arrive in.  The rule's cap is applied when the value is
--- read, so it never loses information.  Time-window rules ("web visits in
--- the last 30 days") cannot be folded into one number; they are counted
--- from crm.activities through its (contact_id, occurred_at) index.
+-- events, each worth its rule's points decayed by the rule's half-life or
+-- counted while inside the rule's time window.  For every contact we keep
+-- ONE row in crm.contact_engagement: one time T, the decayed sum S of each
+-- decaying (or permanent) rule as of T, and for each time-window rule the
+-- event times that can still count (those after T, and of those inside the
+-- window only as many of the most recent as reach the rule's cap).  An
+-- event at t adds p * 2^(-(T - t)/h) (or moves T forward and decays every
+-- S), a deleted event subtracts the same amount: O(1) per event, exact,
+-- independent of the order events arrive in (src/engagement.c says why
+-- the pruned window times are enough).  The caps are applied when the
+-- value is read, so they never lose information.  Current scores are one
+-- scan of the contacts joined 1:1 with their state and one C call per
+-- contact: no activity is read.
 --
 -- The contact row carries a snapshot (fit_score, engagement_score as of
 -- engagement_as_of, lead_score, lead_grade), rewritten when an event
@@ -28,25 +32,105 @@
 
 -- No foreign keys: the rows are derived, written by the trigger (which
 -- checks that the contact exists) and rebuilt in bulk by crm.rescore_all(),
--- where checking two keys per row cost more than the rebuild itself.
--- Deleting a contact or a rule deletes its rows (triggers below).
-CREATE TABLE crm.engagement_state (
-	contact_id bigint NOT NULL,
-	rule_id bigint NOT NULL,
-	value float8 NOT NULL,
+-- where checking a key per row cost more than the rebuild itself.
+-- Deleting a contact deletes its row, deleting a rule its entries
+-- (triggers below).  Keyed by contact_id alone, so it is distributed with
+-- the contacts when sharded by contact.
+CREATE TABLE crm.contact_engagement (
+	contact_id bigint PRIMARY KEY,
 	as_of timestamptz NOT NULL,
-	PRIMARY KEY (contact_id, rule_id)
+	rule_ids bigint[] NOT NULL,
+	rule_values float8[] NOT NULL,
+	window_rule_ids bigint[] NOT NULL,
+	window_times timestamptz[] NOT NULL,
+	CHECK (pg_catalog.cardinality(rule_ids) = pg_catalog.cardinality(rule_values)),
+	CHECK (pg_catalog.cardinality(window_rule_ids) = pg_catalog.cardinality(window_times))
 );
--- No index on rule_id: only deleting a rule looks rows up by it, and an
--- index would be one more entry to write per row on every activity.
--- Time-window rules and the audit read recent activities: a BRIN index on
--- the (roughly append-ordered) activity time is tiny and cheap to keep.
+-- Time-window rules read recent activities when an activity is deleted,
+-- and the audit reads them too: a BRIN index on the (roughly
+-- append-ordered) activity time is tiny and cheap to keep.
 CREATE INDEX activities_occurred_at_brin ON crm.activities USING brin (occurred_at);
 -- Derived, but dumped like every crm table; after a restore run
 -- crm.rescore_all(), which rebuilds it from the activities.
-SELECT pg_catalog.pg_extension_config_dump('crm.engagement_state', '');
-COMMENT ON TABLE crm.engagement_state IS
-	'per contact and decaying engagement rule: the decayed sum of its points as of as_of (derived; rebuilt by crm.rescore_all())';
+SELECT pg_catalog.pg_extension_config_dump('crm.contact_engagement', '');
+COMMENT ON TABLE crm.contact_engagement IS
+	'per contact: the decayed value of each decaying rule as of as_of, and the event times of each time-window rule that can still count (derived; rebuilt by crm.rescore_all())';
+COMMENT ON COLUMN crm.contact_engagement.rule_ids IS 'decaying and permanent rules, in id order; rule_values holds their decayed sums as of as_of';
+COMMENT ON COLUMN crm.contact_engagement.window_rule_ids IS
+	'one entry per kept event of a time-window rule, in (rule, time) order; window_times holds the events'' times';
+
+-- The engagement a state row is worth at a moment, by the rules the
+-- scoring trigger keeps in backend memory (C: src/engagement.c).  STABLE:
+-- reads the rules; PARALLEL RESTRICTED: the rules are the leader's, read
+-- once per backend.
+CREATE FUNCTION crm._engagement_value(as_of timestamptz, rule_ids bigint[], rule_values float8[],
+									  window_rule_ids bigint[], window_times timestamptz[], at timestamptz)
+RETURNS float8
+AS 'MODULE_PATHNAME', 'crm_engagement_value'
+LANGUAGE C STABLE PARALLEL RESTRICTED COST 5;
+COMMENT ON FUNCTION crm._engagement_value(timestamptz, bigint[], float8[], bigint[], timestamptz[], timestamptz) IS
+	'engagement a crm.contact_engagement row is worth at a moment: values decayed, window events counted, capped per rule and group';
+
+-- The trigger's and the rebuild's helpers.  STABLE: they read the rules.
+-- Not for users: refill reads activities past row-level security.
+CREATE FUNCTION crm._engagement_rows(value_contacts bigint[], value_rules bigint[], value_amounts float8[],
+									 window_contacts bigint[], window_rules bigint[], window_times timestamptz[],
+									 as_of timestamptz)
+RETURNS SETOF crm.contact_engagement
+AS 'MODULE_PATHNAME', 'crm_engagement_rows'
+LANGUAGE C STABLE PARALLEL RESTRICTED ROWS 100;
+COMMENT ON FUNCTION crm._engagement_rows(bigint[], bigint[], float8[], bigint[], bigint[], timestamptz[], timestamptz) IS
+	'one crm.contact_engagement row per contact of a batch of events (sorted by contact), as of as_of';
+CREATE FUNCTION crm._engagement_merge(contact_id bigint, as_of timestamptz, rule_ids bigint[], rule_values float8[],
+									  window_rule_ids bigint[], window_times timestamptz[],
+									  as_of2 timestamptz, rule_ids2 bigint[], rule_values2 float8[],
+									  window_rule_ids2 bigint[], window_times2 timestamptz[])
+RETURNS crm.contact_engagement
+AS 'MODULE_PATHNAME', 'crm_engagement_merge'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION crm._engagement_merge(bigint, timestamptz, bigint[], float8[], bigint[], timestamptz[],
+										  timestamptz, bigint[], float8[], bigint[], timestamptz[]) IS
+	'two engagement states of a contact added up as of the later time, window events pruned';
+CREATE FUNCTION crm._engagement_refill(contact_id bigint, as_of timestamptz, rule_ids bigint[], rule_values float8[],
+									   window_rule_ids bigint[], window_times timestamptz[],
+									   removed_contacts bigint[], removed_rules bigint[], removed_times timestamptz[])
+RETURNS crm.contact_engagement
+AS 'MODULE_PATHNAME', 'crm_engagement_refill'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+COMMENT ON FUNCTION crm._engagement_refill(bigint, timestamptz, bigint[], float8[], bigint[], timestamptz[],
+										   bigint[], bigint[], timestamptz[]) IS
+	'an engagement state with removed window events taken out, the window rules'' times read again from the activities';
+CREATE FUNCTION crm._engagement_build_add(state internal, contact_id bigint, kind text, occurred_at timestamptz,
+										  as_of timestamptz)
+RETURNS internal
+AS 'MODULE_PATHNAME', 'crm_engagement_build_add'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE FUNCTION crm._engagement_build_final(state internal) RETURNS crm.contact_engagement
+AS 'MODULE_PATHNAME', 'crm_engagement_build_final'
+LANGUAGE C STABLE PARALLEL RESTRICTED;
+CREATE AGGREGATE crm._engagement_build(contact_id bigint, kind text, occurred_at timestamptz, as_of timestamptz) (
+	SFUNC = crm._engagement_build_add,
+	STYPE = internal,
+	FINALFUNC = crm._engagement_build_final
+);
+COMMENT ON AGGREGATE crm._engagement_build(bigint, text, timestamptz, timestamptz) IS
+	'the crm.contact_engagement row of one contact from all its activities, as of as_of';
+REVOKE ALL ON FUNCTION crm._engagement_rows(bigint[], bigint[], float8[], bigint[], bigint[], timestamptz[], timestamptz)
+	FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm._engagement_merge(bigint, timestamptz, bigint[], float8[], bigint[], timestamptz[],
+											 timestamptz, bigint[], float8[], bigint[], timestamptz[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm._engagement_refill(bigint, timestamptz, bigint[], float8[], bigint[], timestamptz[],
+											  bigint[], bigint[], timestamptz[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION crm._engagement_build(bigint, text, timestamptz, timestamptz) FROM PUBLIC;
+
+-- One row per contact and decaying rule, as the state was kept before it
+-- was packed into one row per contact: for reading and for tests.
+CREATE VIEW crm.engagement_state WITH (security_invoker = true) AS
+SELECT e.contact_id, v.rule_id, v.value, e.as_of
+  FROM crm.contact_engagement e
+ CROSS JOIN LATERAL unnest(e.rule_ids, e.rule_values) AS v(rule_id, value);
+COMMENT ON VIEW crm.engagement_state IS
+	'per contact and decaying engagement rule: the decayed sum of its points as of as_of (from crm.contact_engagement)';
 
 -- The attributes fit rules can test, for one contact: a composite so that
 -- the trigger and the set-based rescore evaluate rules the same way.
@@ -108,42 +192,31 @@ END $$;
 COMMENT ON FUNCTION crm.fit_score(crm.fit_input) IS
 	'fit score for a set of attributes: matching fit rules summed per score group, each group clamped to its bounds';
 
--- Engagement of one contact at a moment, per rule and group, exactly.
--- When as_of is earlier than the stored state (a question about the past),
--- the decaying rules are recomputed from the activities up to as_of.
--- STABLE: reads rules, state and activities.  PL/pgSQL so that the plan is
--- cached for the session (an SQL function would be planned on every call
--- from another function).
-CREATE FUNCTION crm.engagement_score(contact_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
+-- Engagement of one contact at a moment, replayed from its activities:
+-- the reference the state is tested against, and the answer for a moment
+-- before the state's time.  STABLE: reads rules and activities.
+-- PL/pgSQL so that the plan is cached for the session (an SQL function
+-- would be planned on every call from another function).
+CREATE FUNCTION crm._engagement_replay(contact_id bigint, as_of timestamptz)
 RETURNS float8
 LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
 	RETURN (WITH per_rule AS (
-		-- decaying and permanent rules, from the state
-		SELECT r.id, r.group_name, crm.clamp_points(crm.decayed_value(s.value, s.as_of, r.half_life, engagement_score.as_of),
-				-r.max_points, r.max_points) AS v
-		  FROM crm.engagement_state s JOIN crm.engagement_rules r ON r.id = s.rule_id
-		 WHERE s.contact_id = engagement_score.contact_id AND r.active AND r.time_window IS NULL
-		   AND NOT EXISTS (SELECT 1 FROM crm.engagement_state s2
-							WHERE s2.contact_id = engagement_score.contact_id AND s2.as_of > engagement_score.as_of)
-		UNION ALL
-		-- the same, replayed from activities when the state is newer than as_of
+		-- decaying and permanent rules
 		SELECT r.id, r.group_name, crm.clamp_points(pg_catalog.sum(
-				crm.decayed_value(r.points, a.occurred_at, r.half_life, engagement_score.as_of)), -r.max_points, r.max_points)
+				crm.decayed_value(r.points, a.occurred_at, r.half_life, _engagement_replay.as_of)), -r.max_points, r.max_points) AS v
 		  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
-		 WHERE a.contact_id = engagement_score.contact_id AND a.occurred_at <= engagement_score.as_of
+		 WHERE a.contact_id = _engagement_replay.contact_id AND a.occurred_at <= _engagement_replay.as_of
 		   AND r.active AND r.time_window IS NULL
-		   AND EXISTS (SELECT 1 FROM crm.engagement_state s2
-						WHERE s2.contact_id = engagement_score.contact_id AND s2.as_of > engagement_score.as_of)
 		 GROUP BY r.id, r.group_name, r.max_points
 		UNION ALL
 		-- time-window rules, counted
 		SELECT r.id, r.group_name, crm.clamp_points(pg_catalog.sum(r.points), -r.max_points, r.max_points)
 		  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
-		 WHERE a.contact_id = engagement_score.contact_id
-		   AND a.occurred_at <= engagement_score.as_of
-		   AND a.occurred_at > engagement_score.as_of - r.time_window
+		 WHERE a.contact_id = _engagement_replay.contact_id
+		   AND a.occurred_at <= _engagement_replay.as_of
+		   AND a.occurred_at > _engagement_replay.as_of - r.time_window
 		   AND r.active AND r.time_window IS NOT NULL
 		 GROUP BY r.id, r.group_name, r.max_points
 	)
@@ -151,6 +224,28 @@ BEGIN
 	  FROM (SELECT crm.clamp_points(pg_catalog.sum(p.v), sg.min_points, sg.max_points) AS total
 			  FROM per_rule p JOIN crm.score_groups sg ON sg.name = p.group_name
 			 GROUP BY sg.name, sg.min_points, sg.max_points) g);
+END $$;
+COMMENT ON FUNCTION crm._engagement_replay(bigint, timestamptz) IS
+	'engagement score of a contact at as_of, recomputed from its activities (slow; the reference for crm.contact_engagement)';
+
+-- Engagement of one contact at a moment, exactly: from its state row, or
+-- replayed from the activities when as_of is earlier than the state (a
+-- question about the past).  STABLE: reads rules, state and activities.
+CREATE FUNCTION crm.engagement_score(contact_id bigint, as_of timestamptz DEFAULT pg_catalog.now())
+RETURNS float8
+LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+	s crm.contact_engagement;
+BEGIN
+	SELECT * INTO s FROM crm.contact_engagement e WHERE e.contact_id = engagement_score.contact_id;
+	IF NOT FOUND THEN
+		RETURN 0;
+	ELSIF s.as_of > engagement_score.as_of THEN
+		RETURN crm._engagement_replay(engagement_score.contact_id, engagement_score.as_of);
+	END IF;
+	RETURN COALESCE(crm._engagement_value(s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, s.window_times,
+										  engagement_score.as_of), 0);
 END $$;
 COMMENT ON FUNCTION crm.engagement_score(bigint, timestamptz) IS
 	'engagement score of a contact at as_of: decayed and windowed rule points, capped per rule and per group; writes nothing';
@@ -176,47 +271,13 @@ END $$;
 COMMENT ON FUNCTION crm.lead_score(bigint, timestamptz) IS
 	'lead score of a contact at as_of (default now), with engagement decayed to that moment; null for an unknown or invisible contact; writes nothing';
 
--- The engagement of one contact from its rows of crm.engagement_state and
--- the counts of its window rules, with the rules as the scoring trigger
--- keeps them in memory (C: src/scoring.c; PARALLEL RESTRICTED: the rules
--- are the leader's, read once per backend): decayed to the transaction time,
--- capped per rule, summed and clamped per group, added up.  Null when no
--- row counts.
-CREATE FUNCTION crm._engagement_of_add(state internal, rule_id bigint, amount float8, as_of timestamptz)
-RETURNS internal
-AS 'MODULE_PATHNAME', 'crm_engagement_of_add'
-LANGUAGE C STABLE PARALLEL RESTRICTED;
-CREATE FUNCTION crm._engagement_of_final(state internal) RETURNS float8
-AS 'MODULE_PATHNAME', 'crm_engagement_of_final'
-LANGUAGE C STABLE PARALLEL RESTRICTED;
--- STABLE: reads the rules and the transaction time.
-CREATE AGGREGATE crm._engagement_of(rule_id bigint, amount float8, as_of timestamptz) (
-	SFUNC = crm._engagement_of_add,
-	STYPE = internal,
-	FINALFUNC = crm._engagement_of_final
-);
-COMMENT ON AGGREGATE crm._engagement_of(bigint, float8, timestamptz) IS
-	'engagement of a contact from its state rows (value, as_of) and window counts (count, null), by the current rules';
-
--- Engagement of every contact, decayed to now: one pass over the state,
--- one range scan of the activities inside the longest time window, one
--- aggregate per contact.
+-- Engagement of every contact with a state row, decayed to now: one pass
+-- over crm.contact_engagement, one C call per contact.
 CREATE VIEW crm.engagement_now WITH (security_invoker = true) AS
-WITH per_rule AS (
-	SELECT s.contact_id, s.rule_id, s.value AS amount, s.as_of
-	  FROM crm.engagement_state s
-	UNION ALL
-	SELECT a.contact_id, r.id, pg_catalog.count(*)::float8, NULL::timestamptz
-	  FROM crm.activities a JOIN crm.engagement_rules r ON r.activity_kind = a.kind
-	 WHERE r.active AND r.time_window IS NOT NULL
-	   AND a.occurred_at > pg_catalog.now() - (SELECT pg_catalog.max(w.time_window) FROM crm.engagement_rules w
-												WHERE w.active)
-	   AND a.occurred_at > pg_catalog.now() - r.time_window AND a.occurred_at <= pg_catalog.now()
-	 GROUP BY a.contact_id, r.id
-)
-SELECT p.contact_id, crm._engagement_of(p.rule_id, p.amount, p.as_of) AS engagement_score
-  FROM per_rule p
- GROUP BY p.contact_id;
+SELECT e.contact_id,
+	   crm._engagement_value(e.as_of, e.rule_ids, e.rule_values, e.window_rule_ids, e.window_times, pg_catalog.now())
+		   AS engagement_score
+  FROM crm.contact_engagement e;
 COMMENT ON VIEW crm.engagement_now IS
 	'engagement score, decayed to now, of every contact with engagement (set-based; used by crm.lead_scores and crm.rescore_all)';
 
@@ -350,16 +411,30 @@ CREATE TRIGGER scoring_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm
 CREATE TRIGGER scoring_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON crm.lifecycle_stages
 	FOR EACH STATEMENT EXECUTE FUNCTION crm._scoring_config_changed();
 
--- crm.engagement_state has no foreign keys (a bulk rebuild would check
--- every row twice); these two triggers do what ON DELETE CASCADE did.
+-- crm.contact_engagement has no foreign keys (a bulk rebuild would check
+-- every row); these two triggers do what ON DELETE CASCADE would: a
+-- deleted contact's row goes, a deleted rule's entries are taken out of
+-- the rows that hold them.
 CREATE FUNCTION crm._engagement_state_cascade() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	ids bigint[];
 BEGIN
 	IF TG_TABLE_NAME = 'contacts' THEN
-		DELETE FROM crm.engagement_state s USING gone g WHERE s.contact_id = g.id;
+		DELETE FROM crm.contact_engagement s USING gone g WHERE s.contact_id = g.id;
 	ELSE
-		DELETE FROM crm.engagement_state s USING gone g WHERE s.rule_id = g.id;
+		SELECT array_agg(g.id) INTO ids FROM gone g;
+		UPDATE crm.contact_engagement s
+		   SET (rule_ids, rule_values) =
+				   (SELECT COALESCE(array_agg(v.r ORDER BY v.o), '{}'), COALESCE(array_agg(v.x ORDER BY v.o), '{}')
+					  FROM unnest(s.rule_ids, s.rule_values) WITH ORDINALITY AS v(r, x, o)
+					 WHERE v.r <> ALL (ids)),
+			   (window_rule_ids, window_times) =
+				   (SELECT COALESCE(array_agg(w.r ORDER BY w.o), '{}'), COALESCE(array_agg(w.t ORDER BY w.o), '{}')
+					  FROM unnest(s.window_rule_ids, s.window_times) WITH ORDINALITY AS w(r, t, o)
+					 WHERE w.r <> ALL (ids))
+		 WHERE s.rule_ids && ids OR s.window_rule_ids && ids;
 	END IF;
 	RETURN NULL;
 END $$;
@@ -410,29 +485,28 @@ BEGIN
 	RETURN result;
 END $$;
 
--- Rebuild crm.engagement_state from every activity: one aggregate per
--- (contact, rule).  TRUNCATE, not DELETE: the rows are rebuilt from
--- scratch, and inserting next to millions of dead index entries costs
--- three times as much.  TRUNCATE holds an ACCESS EXCLUSIVE lock until
--- commit, so readers of the scores wait for the rescore (activity writers
--- waited already).  SECURITY DEFINER because only the owner may truncate
--- (no role holds TRUNCATE on a crm table); it only rebuilds derived data,
--- and only crm_admin, through crm.rescore_all(), may call it.
+-- Rebuild crm.contact_engagement from every activity: one aggregate per
+-- contact.  TRUNCATE, not DELETE: the rows are rebuilt from scratch, and
+-- inserting next to millions of dead index entries costs three times as
+-- much.  TRUNCATE holds an ACCESS EXCLUSIVE lock until commit, so readers
+-- of the scores wait for the rescore (activity writers waited already).
+-- SECURITY DEFINER because only the owner may truncate (no role holds
+-- TRUNCATE on a crm table); it only rebuilds derived data, and only
+-- crm_admin, through crm.rescore_all(), may call it.
 CREATE FUNCTION crm._rebuild_engagement_state(as_of timestamptz) RETURNS void
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '256MB'
 AS $$
 BEGIN
-	TRUNCATE crm.engagement_state;
-	INSERT INTO crm.engagement_state (contact_id, rule_id, value, as_of)
-	SELECT a.contact_id, r.id,
-		   sum(crm.decayed_value(r.points, least(a.occurred_at, _rebuild_engagement_state.as_of), r.half_life,
-								 _rebuild_engagement_state.as_of)),
-		   _rebuild_engagement_state.as_of
-	  FROM crm.activities a
-	  JOIN crm.engagement_rules r ON r.activity_kind = a.kind AND r.active AND r.time_window IS NULL
-	 GROUP BY a.contact_id, r.id;
+	TRUNCATE crm.contact_engagement;
+	INSERT INTO crm.contact_engagement (contact_id, as_of, rule_ids, rule_values, window_rule_ids, window_times)
+	SELECT (x.e).contact_id, (x.e).as_of, (x.e).rule_ids, (x.e).rule_values, (x.e).window_rule_ids, (x.e).window_times
+	  FROM (SELECT crm._engagement_build(a.contact_id, a.kind, a.occurred_at, _rebuild_engagement_state.as_of) AS e
+			  FROM crm.activities a
+			 WHERE a.kind IN (SELECT r.activity_kind FROM crm.engagement_rules r WHERE r.active)
+			 GROUP BY a.contact_id
+			OFFSET 0) x;
 	-- the statistics of the new rows, for the rescore's own queries
-	ANALYZE crm.engagement_state;
+	ANALYZE crm.contact_engagement;
 END $$;
 REVOKE ALL ON FUNCTION crm._rebuild_engagement_state(timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm._rebuild_engagement_state(timestamptz) TO crm_admin;

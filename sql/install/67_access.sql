@@ -31,7 +31,7 @@ BEGIN
 				WITH CHECK ((SELECT crm.current_crm_role()) = 'admin');
 			$p$, t);
 	END LOOP;
-	FOREACH t IN ARRAY ARRAY['engagement_state', 'invalidating_events', 'lifecycle_history', 'mql_handoffs']
+	FOREACH t IN ARRAY ARRAY['contact_engagement', 'invalidating_events', 'lifecycle_history', 'mql_handoffs']
 	LOOP
 		-- the subquery reads crm.contacts under the reader's own policies,
 		-- once per query (a hashed semi-join), not once per row
@@ -47,8 +47,8 @@ END
 $access$;
 
 -- crm.rescore_all() rebuilds the derived engagement tables as an admin.
-GRANT INSERT, UPDATE, DELETE ON crm.engagement_state, crm.invalidating_events TO crm_admin;
-CREATE POLICY admin_write ON crm.engagement_state FOR ALL TO crm_admin
+GRANT INSERT, UPDATE, DELETE ON crm.contact_engagement, crm.invalidating_events TO crm_admin;
+CREATE POLICY admin_write ON crm.contact_engagement FOR ALL TO crm_admin
 	USING ((SELECT crm.current_crm_role()) = 'admin') WITH CHECK ((SELECT crm.current_crm_role()) = 'admin');
 CREATE POLICY admin_write ON crm.invalidating_events FOR ALL TO crm_admin
 	USING ((SELECT crm.current_crm_role()) = 'admin') WITH CHECK ((SELECT crm.current_crm_role()) = 'admin');
@@ -61,7 +61,7 @@ CREATE POLICY auditors ON crm.audit_runs FOR ALL TO crm_admin, crm_analyst
 	USING ((SELECT crm.current_crm_role()) IN ('admin', 'analyst'))
 	WITH CHECK ((SELECT crm.current_crm_role()) IN ('admin', 'analyst'));
 
-GRANT SELECT ON crm.lead_scores, crm.engagement_now, crm.contact_health, crm.lead_features TO PUBLIC;
+GRANT SELECT ON crm.lead_scores, crm.engagement_now, crm.engagement_state, crm.contact_health, crm.lead_features TO PUBLIC;
 
 REVOKE ALL ON FUNCTION crm.train_lead_model(int, float8, int) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.train_lead_model(int, float8, int) TO crm_admin;
