@@ -901,18 +901,34 @@ crm_engagement_refill(PG_FUNCTION_ARGS)
  * as_of), as the trigger counts a future event from the moment it is
  * recorded.
  */
+typedef struct BuildValue
+{
+	int			rule;			/* index into crm_scoring.rules */
+	double		sum;
+} BuildValue;
+
 typedef struct BuildState
 {
 	uint64		generation;
 	int64		contact_id;
 	TimestampTz as_of;
-	bool	   *seen;			/* per rule index */
-	double	   *sums;
+	int			nvalues;
+	int			maxvalues;
 	int			ntimes;
 	int			maxtimes;
-	int64	   *window_rule_ids;
-	TimestampTz *window_times;
+	BuildValue *values;			/* a contact has events of a few rules: a short list */
+	TimePair   *times;
 } BuildState;
+
+static void
+CheckBuildGeneration(BuildState *bs)
+{
+	if (bs->generation != crm_scoring_generation)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("scoring rules changed while engagement was being rebuilt"),
+				 errhint("Run crm.rescore_all() again.")));
+}
 
 Datum
 crm_engagement_build_add(PG_FUNCTION_ARGS)
@@ -936,16 +952,10 @@ crm_engagement_build_add(PG_FUNCTION_ARGS)
 		bs->generation = crm_scoring_generation;
 		bs->contact_id = PG_GETARG_INT64(1);
 		bs->as_of = PG_GETARG_TIMESTAMPTZ(4);
-		bs->seen = MemoryContextAllocZero(aggcontext, sizeof(bool) * (c->nrules + 1));
-		bs->sums = MemoryContextAllocZero(aggcontext, sizeof(double) * (c->nrules + 1));
 	}
 	else
 		bs = (BuildState *) PG_GETARG_POINTER(0);
-	if (bs->generation != crm_scoring_generation)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("scoring rules changed while engagement was being rebuilt"),
-				 errhint("Run crm.rescore_all() again.")));
+	CheckBuildGeneration(bs);
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3) || PG_GETARG_INT64(1) != bs->contact_id)
 		PG_RETURN_POINTER(bs);
 	kind = PG_GETARG_TEXT_PP(2);
@@ -954,6 +964,8 @@ crm_engagement_build_add(PG_FUNCTION_ARGS)
 	for (i = 0; i < c->nrules; i++)
 	{
 		ScoringRule *r = &c->rules[i];
+		double		v;
+		int			j;
 
 		if (!r->active || r->kind_len != klen || memcmp(r->kind, VARDATA_ANY(kind), klen) != 0)
 			continue;
@@ -961,26 +973,34 @@ crm_engagement_build_add(PG_FUNCTION_ARGS)
 		{
 			if (bs->ntimes == bs->maxtimes)
 			{
-				bs->maxtimes = Max(16, bs->maxtimes * 2);
-				if (bs->window_times == NULL)
-				{
-					bs->window_rule_ids = MemoryContextAlloc(aggcontext, sizeof(int64) * bs->maxtimes);
-					bs->window_times = MemoryContextAlloc(aggcontext, sizeof(TimestampTz) * bs->maxtimes);
-				}
-				else
-				{
-					bs->window_rule_ids = repalloc_huge(bs->window_rule_ids, sizeof(int64) * bs->maxtimes);
-					bs->window_times = repalloc_huge(bs->window_times, sizeof(TimestampTz) * bs->maxtimes);
-				}
+				bs->maxtimes = Max(4, bs->maxtimes * 2);
+				bs->times = bs->times == NULL
+					? MemoryContextAlloc(aggcontext, sizeof(TimePair) * bs->maxtimes)
+					: repalloc_huge(bs->times, sizeof(TimePair) * bs->maxtimes);
 			}
-			bs->window_rule_ids[bs->ntimes] = r->id;
-			bs->window_times[bs->ntimes++] = t;
+			bs->times[bs->ntimes].rule_id = r->id;
+			bs->times[bs->ntimes++].time = t;
 			continue;
 		}
-		bs->sums[i] += r->has_half_life
+		v = r->has_half_life
 			? crm_decayed_value_at(r->points, Min(t, bs->as_of), r->half_life, bs->as_of)
 			: r->points;
-		bs->seen[i] = true;
+		for (j = 0; j < bs->nvalues && bs->values[j].rule != i; j++)
+			;
+		if (j < bs->nvalues)
+		{
+			bs->values[j].sum += v;
+			continue;
+		}
+		if (bs->nvalues == bs->maxvalues)
+		{
+			bs->maxvalues = Max(4, bs->maxvalues * 2);
+			bs->values = bs->values == NULL
+				? MemoryContextAlloc(aggcontext, sizeof(BuildValue) * bs->maxvalues)
+				: repalloc(bs->values, sizeof(BuildValue) * bs->maxvalues);
+		}
+		bs->values[bs->nvalues].rule = i;
+		bs->values[bs->nvalues++].sum = v;
 	}
 	PG_RETURN_POINTER(bs);
 }
@@ -990,33 +1010,28 @@ crm_engagement_build_final(PG_FUNCTION_ARGS)
 {
 	BuildState *bs;
 	EngagementState st;
-	ScoringCache *c = &crm_scoring;
 	int			i;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	bs = (BuildState *) PG_GETARG_POINTER(0);
-	if (bs->generation != crm_scoring_generation)
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("scoring rules changed while engagement was being rebuilt"),
-				 errhint("Run crm.rescore_all() again.")));
+	CheckBuildGeneration(bs);
 	memset(&st, 0, sizeof(st));
 	st.as_of = bs->as_of;
-	st.rule_ids = palloc(sizeof(int64) * (c->nrules + 1));
-	st.values = palloc(sizeof(double) * (c->nrules + 1));
-	for (i = 0; i < c->nrules; i++)
-		if (bs->seen[i])
-		{
-			st.rule_ids[st.nvalues] = c->rules[i].id;
-			st.values[st.nvalues++] = bs->sums[i];
-		}
+	st.rule_ids = palloc(sizeof(int64) * (bs->nvalues + 1));
+	st.values = palloc(sizeof(double) * (bs->nvalues + 1));
+	for (i = 0; i < bs->nvalues; i++)
+	{
+		st.rule_ids[i] = crm_scoring.rules[bs->values[i].rule].id;
+		st.values[i] = bs->values[i].sum;
+	}
+	st.nvalues = bs->nvalues;
 	st.window_rule_ids = palloc(sizeof(int64) * (bs->ntimes + 1));
 	st.window_times = palloc(sizeof(TimestampTz) * (bs->ntimes + 1));
-	if (bs->ntimes > 0)
+	for (i = 0; i < bs->ntimes; i++)
 	{
-		memcpy(st.window_rule_ids, bs->window_rule_ids, sizeof(int64) * bs->ntimes);
-		memcpy(st.window_times, bs->window_times, sizeof(TimestampTz) * bs->ntimes);
+		st.window_rule_ids[i] = bs->times[i].rule_id;
+		st.window_times[i] = bs->times[i].time;
 	}
 	st.ntimes = bs->ntimes;
 	crm_engagement_normalize(&st);
