@@ -436,8 +436,8 @@ TimestampArrayDatum(const TimestampTz *v, int n)
 }
 
 /* The state as a row of crm.contact_engagement. */
-static HeapTuple
-StateTuple(TupleDesc desc, int64 contact_id, const EngagementState *st)
+HeapTuple
+crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st)
 {
 	Datum		values[6];
 	bool		nulls[6] = {false, false, false, false, false, false};
@@ -575,7 +575,7 @@ crm_engagement_rows(PG_FUNCTION_ARGS)
 		if (!StateRulesKnown(&st))
 			crm_scoring_reload_latest();
 		crm_engagement_normalize(&st);
-		tup = StateTuple(desc, contact, &st);
+		tup = crm_engagement_tuple(desc, contact, &st);
 		MemoryContextSwitchTo(old);
 		tuplestore_puttuple(rsinfo->setResult, tup);
 		MemoryContextReset(tmp);
@@ -595,8 +595,6 @@ crm_engagement_merge(PG_FUNCTION_ARGS)
 {
 	EngagementState a;
 	EngagementState b;
-	TimestampTz to;
-	int			i;
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,
@@ -605,32 +603,56 @@ crm_engagement_merge(PG_FUNCTION_ARGS)
 	crm_scoring_ensure_cache();
 	StateFromArgs(fcinfo, 1, &a, true);
 	StateFromArgs(fcinfo, 6, &b, false);
-	if (!StateRulesKnown(&a) || !StateRulesKnown(&b))
+	crm_engagement_add(&a, &b);
+	PG_RETURN_DATUM(HeapTupleGetDatum(crm_engagement_tuple(ResultDesc(fcinfo), PG_GETARG_INT64(0), &a)));
+}
+
+/*
+ * Add state b to state a (whose arrays are palloc'd copies), as of the
+ * later of their times, and normalize the result.
+ */
+void
+crm_engagement_add(EngagementState *a, const EngagementState *b)
+{
+	TimestampTz to;
+	int			i;
+
+	if (!StateRulesKnown(a) || !StateRulesKnown(b))
 		crm_scoring_reload_latest();
-	to = Max(a.as_of, b.as_of);
-	DecayStateTo(&a, to);
-	/* b's arrays are the caller's: append decayed copies to a's */
-	a.rule_ids = repalloc(a.rule_ids, sizeof(int64) * (a.nvalues + b.nvalues + 1));
-	a.values = repalloc(a.values, sizeof(double) * (a.nvalues + b.nvalues + 1));
-	for (i = 0; i < b.nvalues; i++)
+	to = Max(a->as_of, b->as_of);
+	DecayStateTo(a, to);
+	a->rule_ids = repalloc(a->rule_ids, sizeof(int64) * (a->nvalues + b->nvalues + 1));
+	a->values = repalloc(a->values, sizeof(double) * (a->nvalues + b->nvalues + 1));
+	for (i = 0; i < b->nvalues; i++)
 	{
-		int			ri = crm_scoring_rule_index(b.rule_ids[i]);
-		double		v = b.values[i];
+		int			ri = crm_scoring_rule_index(b->rule_ids[i]);
+		double		v = b->values[i];
 
 		if (ri >= 0 && crm_scoring.rules[ri].has_half_life)
-			v = crm_decayed_value_at(v, b.as_of, crm_scoring.rules[ri].half_life, to);
-		a.rule_ids[a.nvalues] = b.rule_ids[i];
-		a.values[a.nvalues++] = v;
+			v = crm_decayed_value_at(v, b->as_of, crm_scoring.rules[ri].half_life, to);
+		a->rule_ids[a->nvalues] = b->rule_ids[i];
+		a->values[a->nvalues++] = v;
 	}
-	a.window_rule_ids = repalloc(a.window_rule_ids, sizeof(int64) * (a.ntimes + b.ntimes + 1));
-	a.window_times = repalloc(a.window_times, sizeof(TimestampTz) * (a.ntimes + b.ntimes + 1));
-	for (i = 0; i < b.ntimes; i++)
+	a->window_rule_ids = repalloc(a->window_rule_ids, sizeof(int64) * (a->ntimes + b->ntimes + 1));
+	a->window_times = repalloc(a->window_times, sizeof(TimestampTz) * (a->ntimes + b->ntimes + 1));
+	for (i = 0; i < b->ntimes; i++)
 	{
-		a.window_rule_ids[a.ntimes] = b.window_rule_ids[i];
-		a.window_times[a.ntimes++] = b.window_times[i];
+		a->window_rule_ids[a->ntimes] = b->window_rule_ids[i];
+		a->window_times[a->ntimes++] = b->window_times[i];
 	}
-	crm_engagement_normalize(&a);
-	PG_RETURN_DATUM(HeapTupleGetDatum(StateTuple(ResultDesc(fcinfo), PG_GETARG_INT64(0), &a)));
+	crm_engagement_normalize(a);
+}
+
+/*
+ * A state from the columns of a stored row (as_of and the four arrays),
+ * copied: the caller may merge into it.
+ */
+void
+crm_engagement_from_datums(EngagementState *st, Datum as_of, Datum rule_ids, Datum values,
+						   Datum window_rule_ids, Datum window_times)
+{
+	StateFromArrays(st, DatumGetTimestampTz(as_of), DatumGetArrayTypeP(rule_ids), DatumGetArrayTypeP(values),
+					DatumGetArrayTypeP(window_rule_ids), DatumGetArrayTypeP(window_times), true);
 }
 
 /*
@@ -799,7 +821,7 @@ crm_engagement_refill(PG_FUNCTION_ARGS)
 	if (!any)
 	{
 		crm_engagement_normalize(&st);
-		PG_RETURN_DATUM(HeapTupleGetDatum(StateTuple(ResultDesc(fcinfo), contact_id, &st)));
+		PG_RETURN_DATUM(HeapTupleGetDatum(crm_engagement_tuple(ResultDesc(fcinfo), contact_id, &st)));
 	}
 
 	/* the stored times of the refilled rules, less the removed ones */
@@ -891,7 +913,7 @@ crm_engagement_refill(PG_FUNCTION_ARGS)
 		st.ntimes = n;
 	}
 	crm_engagement_normalize(&st);
-	PG_RETURN_DATUM(HeapTupleGetDatum(StateTuple(ResultDesc(fcinfo), contact_id, &st)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(crm_engagement_tuple(ResultDesc(fcinfo), contact_id, &st)));
 }
 
 /*
@@ -1035,5 +1057,5 @@ crm_engagement_build_final(PG_FUNCTION_ARGS)
 	}
 	st.ntimes = bs->ntimes;
 	crm_engagement_normalize(&st);
-	PG_RETURN_DATUM(HeapTupleGetDatum(StateTuple(ResultDesc(fcinfo), bs->contact_id, &st)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(crm_engagement_tuple(ResultDesc(fcinfo), bs->contact_id, &st)));
 }

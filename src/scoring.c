@@ -37,13 +37,17 @@
 #include <math.h>
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "access/xact.h"
+#include "catalog/index.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "nodes/pg_list.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/executor.h"
@@ -390,6 +394,18 @@ LoadCache(void)
 	WatchedRels[4] = c->contacts;
 	WatchedRels[5] = c->engagement;
 	WatchedRels[6] = c->activities;
+	c->engagement_pkey = CrmRelid("contact_engagement_pkey", true);
+	CheckIndexColumns(c->engagement_pkey, c->engagement, "contact_id", NULL);
+	{
+		Relation	rel = table_open(c->engagement, AccessShareLock);
+		List	   *indexes = RelationGetIndexList(rel);
+
+		c->engagement_direct = rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
+			list_length(indexes) == 1 && linitial_oid(indexes) == c->engagement_pkey &&
+			AttnumByName(RelationGetDescr(rel), "contact_id") == 1 && RelationGetDescr(rel)->natts == 6;
+		list_free(indexes);
+		table_close(rel, AccessShareLock);
+	}
 	CheckIndexColumns(c->contacts_pkey, c->contacts, "id", NULL);
 	CheckIndexColumns(c->activities_time, c->activities, "contact_id", "occurred_at");
 	crm_scoring_generation++;
@@ -804,14 +820,14 @@ CollectWritten(Growing *out)
 	}
 }
 
-/* Write the batch's points into crm.contact_engagement, one row per contact. */
+/* Write changes into crm.contact_engagement with one upsert, one row per contact. */
 static void
-WriteState(Batch *b, Growing *written)
+UpsertState(Batch *b, Growing *values, Growing *added, Growing *written)
 {
-	ValueChange *v = (ValueChange *) b->values.data;
-	Datum	   *vc = palloc(sizeof(Datum) * (b->values.n + 1));
-	Datum	   *vr = palloc(sizeof(Datum) * (b->values.n + 1));
-	Datum	   *va = palloc(sizeof(Datum) * (b->values.n + 1));
+	ValueChange *v = (ValueChange *) values->data;
+	Datum	   *vc = palloc(sizeof(Datum) * (values->n + 1));
+	Datum	   *vr = palloc(sizeof(Datum) * (values->n + 1));
+	Datum	   *va = palloc(sizeof(Datum) * (values->n + 1));
 	int			n = 0;
 	int			i;
 	Oid			types[6] = {INT8ARRAYOID, INT8ARRAYOID, FLOAT8ARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
@@ -820,8 +836,8 @@ WriteState(Batch *b, Growing *written)
 	double		sum = 0.0;
 
 	/* summed per (contact, rule) in arrival order */
-	qsort(v, b->values.n, sizeof(ValueChange), CompareValueChanges);
-	for (i = 0; i < b->values.n; i++)
+	qsort(v, values->n, sizeof(ValueChange), CompareValueChanges);
+	for (i = 0; i < values->n; i++)
 	{
 		if (n > 0 && DatumGetInt64(vc[n - 1]) == v[i].contact_id && DatumGetInt64(vr[n - 1]) == v[i].rule_id)
 		{
@@ -838,10 +854,185 @@ WriteState(Batch *b, Growing *written)
 	args[0] = Int64Array(vc, n);
 	args[1] = Int64Array(vr, n);
 	args[2] = Float8Array(va, n);
-	TimeArrays(&b->added, &args[3]);
+	TimeArrays(added, &args[3]);
 	if (SPI_execute_plan(Prepare(&UpsertPlan, UpsertSql, 6, types), args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not write crm.contact_engagement");
 	CollectWritten(written);
+}
+
+/*
+ * Fold one contact's changes into its stored row directly, without an SQL
+ * statement: the row is found through the primary key, locked (the newest
+ * version, as UPDATE does under READ COMMITTED), merged and rewritten in
+ * place, usually as a HOT update.  False when there is no row to update
+ * (none yet, or deleted meanwhile): the upsert then decides.
+ */
+static bool
+UpdateStateDirect(Relation rel, Relation idx, IndexInfo *info, TupleTableSlot *slot, Snapshot snapshot,
+				  int64 contact_id, const EngagementState *delta, TimestampTz now, double *engagement)
+{
+	ScanKeyData key;
+	IndexScanDesc scan;
+	bool		found;
+	TM_FailureData tmfd;
+	TM_Result	res;
+	EngagementState st;
+	HeapTuple	newtup;
+	ItemPointerData tid;
+	Datum		keyvalue[1];
+	bool		keynull[1] = {false};
+	int			i;
+
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(contact_id));
+	scan = index_beginscan(rel, idx, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, slot);
+	index_endscan(scan);
+	if (!found)
+		return false;
+	tid = slot->tts_tid;
+	res = table_tuple_lock(rel, &tid, snapshot, slot, GetCurrentCommandId(false), LockTupleNoKeyExclusive,
+						   LockWaitBlock, TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	if (res != TM_Ok)
+		return false;
+	slot_getallattrs(slot);
+	for (i = 0; i < 6; i++)
+		if (slot->tts_isnull[i])
+			return false;		/* let the upsert report it */
+	crm_engagement_from_datums(&st, slot->tts_values[1], slot->tts_values[2], slot->tts_values[3],
+							   slot->tts_values[4], slot->tts_values[5]);
+	crm_engagement_add(&st, delta);
+	*engagement = crm_engagement_at(&st, now);
+	newtup = crm_engagement_tuple(RelationGetDescr(rel), contact_id, &st);
+	tid = slot->tts_tid;
+	ExecClearTuple(slot);
+	simple_heap_update(rel, &tid, newtup);
+	if (!HeapTupleIsHeapOnly(newtup))
+	{
+		keyvalue[0] = Int64GetDatum(contact_id);
+		index_insert(idx, keyvalue, keynull, &newtup->t_self, rel, UNIQUE_CHECK_YES, true, info);
+	}
+	heap_freetuple(newtup);
+	return true;
+}
+
+/* The changes of one contact as a state as of now (not normalized). */
+static void
+DeltaState(EngagementState *st, ValueChange *v, int nv, TimeChange *t, int nt, TimestampTz now)
+{
+	int			i;
+
+	st->as_of = now;
+	st->nvalues = nv;
+	st->ntimes = nt;
+	st->rule_ids = palloc(sizeof(int64) * (nv + 1));
+	st->values = palloc(sizeof(double) * (nv + 1));
+	st->window_rule_ids = palloc(sizeof(int64) * (nt + 1));
+	st->window_times = palloc(sizeof(TimestampTz) * (nt + 1));
+	for (i = 0; i < nv; i++)
+	{
+		st->rule_ids[i] = v[i].rule_id;
+		st->values[i] = v[i].value;
+	}
+	for (i = 0; i < nt; i++)
+	{
+		st->window_rule_ids[i] = t[i].rule_id;
+		st->window_times[i] = t[i].time;
+	}
+}
+
+/*
+ * Write the batch's points into crm.contact_engagement, one row per
+ * contact: the rows that exist directly, the others (and every row under
+ * REPEATABLE READ or SERIALIZABLE, or when the table has been changed) by
+ * one upsert, whose ON CONFLICT also settles a row another transaction
+ * inserts meanwhile.
+ */
+static void
+WriteState(Batch *b, Growing *written)
+{
+	ValueChange *v = (ValueChange *) b->values.data;
+	TimeChange *t = (TimeChange *) b->added.data;
+	int			nv = b->values.n;
+	int			nt = b->added.n;
+	int			i = 0,
+				j = 0;
+	Growing		rest_values;
+	Growing		rest_added;
+	bool		direct = crm_scoring.engagement_direct && !IsolationUsesXactSnapshot();
+	Relation	rel = NULL;
+	Relation	idx = NULL;
+	IndexInfo  *info = NULL;
+	TupleTableSlot *slot = NULL;
+	Snapshot	snapshot = NULL;
+	MemoryContext tmp;
+	MemoryContext old;
+
+	qsort(v, nv, sizeof(ValueChange), CompareValueChanges);
+	qsort(t, nt, sizeof(TimeChange), CompareTimeChanges);
+	GrowingInit(&rest_values, sizeof(ValueChange));
+	GrowingInit(&rest_added, sizeof(TimeChange));
+	if (direct)
+	{
+		/* see this transaction's earlier writes */
+		CommandCounterIncrement();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		UpdateActiveSnapshotCommandId();
+		snapshot = GetActiveSnapshot();
+		rel = table_open(crm_scoring.engagement, RowExclusiveLock);
+		idx = index_open(crm_scoring.engagement_pkey, RowExclusiveLock);
+		info = BuildIndexInfo(idx);
+		slot = table_slot_create(rel, NULL);
+	}
+	tmp = AllocSetContextCreate(CurrentMemoryContext, "engagement write", ALLOCSET_DEFAULT_SIZES);
+	while (i < nv || j < nt)
+	{
+		int64		contact = (j >= nt || (i < nv && v[i].contact_id <= t[j].contact_id))
+			? v[i].contact_id : t[j].contact_id;
+		int			i0 = i,
+					j0 = j;
+		bool		done = false;
+		Written    *w;
+		double		engagement = 0.0;
+
+		CHECK_FOR_INTERRUPTS();
+		while (i < nv && v[i].contact_id == contact)
+			i++;
+		while (j < nt && t[j].contact_id == contact)
+			j++;
+		if (direct)
+		{
+			EngagementState delta;
+
+			old = MemoryContextSwitchTo(tmp);
+			DeltaState(&delta, v + i0, i - i0, t + j0, j - j0, b->now);
+			done = UpdateStateDirect(rel, idx, info, slot, snapshot, contact, &delta, b->now, &engagement);
+			MemoryContextSwitchTo(old);
+			MemoryContextReset(tmp);
+		}
+		if (done)
+		{
+			w = GrowingAdd(written);
+			w->contact_id = contact;
+			w->engagement = engagement;
+			w->seq = written->n;
+			continue;
+		}
+		for (; i0 < i; i0++)
+			*(ValueChange *) GrowingAdd(&rest_values) = v[i0];
+		for (; j0 < j; j0++)
+			*(TimeChange *) GrowingAdd(&rest_added) = t[j0];
+	}
+	MemoryContextDelete(tmp);
+	if (direct)
+	{
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(idx, NoLock);
+		table_close(rel, NoLock);
+		PopActiveSnapshot();
+	}
+	if (rest_values.n > 0 || rest_added.n > 0)
+		UpsertState(b, &rest_values, &rest_added, written);
 }
 
 /* Take the removed window events out of the state. */

@@ -7,6 +7,8 @@
 #define CRM_SCORING_H
 
 #include "postgres.h"
+#include "access/htup.h"
+#include "access/tupdesc.h"
 #include "datatype/timestamp.h"
 
 /* One engagement rule, as the trigger and the readers need it. */
@@ -67,6 +69,8 @@ typedef struct ScoringCache
 	Oid			contacts;
 	Oid			contacts_pkey;
 	Oid			engagement;
+	Oid			engagement_pkey;
+	bool		engagement_direct;	/* a heap with only its primary key: written directly */
 	Oid			activities;
 	Oid			activities_time;	/* (contact_id, occurred_at) */
 	/* scratch space for the readers, sized by the rules */
@@ -107,5 +111,9 @@ typedef struct EngagementState
 extern double crm_engagement_at(const EngagementState *st, TimestampTz at);
 extern void crm_engagement_normalize(EngagementState *st);
 extern TimestampTz crm_scoring_cutoff(const ScoringRule *r, TimestampTz at);
+extern void crm_engagement_add(EngagementState *a, const EngagementState *b);
+extern void crm_engagement_from_datums(EngagementState *st, Datum as_of, Datum rule_ids, Datum values,
+									   Datum window_rule_ids, Datum window_times);
+extern HeapTuple crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st);
 
 #endif							/* CRM_SCORING_H */
