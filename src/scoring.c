@@ -58,6 +58,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -91,6 +92,7 @@ static CommandId LatestReloadCid = InvalidCommandId;
 static SPIPlanPtr UpsertPlan = NULL;
 static SPIPlanPtr RefillPlan = NULL;
 static SPIPlanPtr UpdatePlan = NULL;
+static SPIPlanPtr GradePlan = NULL;
 static SPIPlanPtr InvalidatePlan = NULL;
 
 /*
@@ -125,7 +127,19 @@ static const char *const RefillSql =
 "RETURNING s.contact_id, crm._engagement_value(s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, "
 "                                             s.window_times, pg_catalog.now())";
 
-/* The contacts whose grade or MQL status changed: their row trigger does the rest. */
+/*
+ * The contacts whose grade changed, with their new score and grade: the
+ * contacts' own scoring trigger stands aside (crm.rescoring), as for
+ * crm.rescore_all(), since there is nothing left for it to do.
+ */
+static const char *const GradeSql =
+"UPDATE crm.contacts c SET engagement_score = x.engagement, engagement_as_of = pg_catalog.now(), "
+"       lead_score = x.score, lead_grade = x.grade "
+"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.float8[], $3::pg_catalog.float8[], $4::pg_catalog.text[]) "
+"       AS x(id, engagement, score, grade) "
+" WHERE c.id = x.id";
+
+/* The contacts that reach the MQL threshold: their row trigger does the rest. */
 static const char *const UpdateSql =
 "UPDATE crm.contacts c SET engagement_score = x.engagement, engagement_as_of = pg_catalog.now() "
 "  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.float8[]) AS x(id, engagement) "
@@ -1080,10 +1094,11 @@ NumericAttr(TupleTableSlot *slot, AttrNumber att, bool *isnull)
 }
 
 /*
- * Whether the contacts whose engagement is now `engagement` need their row
- * rewritten: the grade changed, or the score reached the MQL threshold from
- * below while the contact is still before mql (the same test the plpgsql
- * version made).  Rewrites those with one UPDATE.
+ * Rewrite the contact rows whose grade changed or whose score reached the
+ * MQL threshold from below while they are still before mql (the same test
+ * the row trigger makes).  A grade change alone is written with its new
+ * score and grade; a hand-off, or a contact never scored, goes through the
+ * row trigger, which assigns the owner (and computes the fit).
  */
 static void
 RefreshContacts(Growing *written)
@@ -1091,7 +1106,12 @@ RefreshContacts(Growing *written)
 	Written    *w = (Written *) written->data;
 	Datum	   *ids = palloc(sizeof(Datum) * (written->n + 1));
 	Datum	   *engagement = palloc(sizeof(Datum) * (written->n + 1));
+	Datum	   *grade_ids = palloc(sizeof(Datum) * (written->n + 1));
+	Datum	   *grade_engagement = palloc(sizeof(Datum) * (written->n + 1));
+	Datum	   *grade_scores = palloc(sizeof(Datum) * (written->n + 1));
+	Datum	   *grades = palloc(sizeof(Datum) * (written->n + 1));
 	int			n = 0;
+	int			ngrades = 0;
 	int			i;
 	Relation	contacts;
 	Relation	pkey;
@@ -1122,12 +1142,14 @@ RefreshContacts(Growing *written)
 		IndexScanDesc scan;
 		bool		found;
 		bool		isnull;
+		bool		fit_null;
 		double		fit;
 		double		lead_score;
 		bool		lead_score_null;
 		double		score;
 		char		grade[3];
-		bool		update = false;
+		bool		regraded;
+		bool		crossing = false;
 		Datum		d;
 
 		/* the last write of each contact */
@@ -1141,23 +1163,29 @@ RefreshContacts(Growing *written)
 		index_endscan(scan);
 		if (!found)
 			continue;			/* deleted with its activities */
-		fit = NumericAttr(slot, c_fit, &isnull);
+		fit = NumericAttr(slot, c_fit, &fit_null);
 		lead_score = NumericAttr(slot, c_lead_score, &lead_score_null);
 		Grade(fit, w[i].engagement, grade);
 		d = slot_getattr(slot, c_lead_grade, &isnull);
-		if (isnull || strcmp(TextDatumGetCString(d), grade) != 0)
-			update = true;
+		regraded = isnull || strcmp(TextDatumGetCString(d), grade) != 0;
 		score = crm_scoring_clamp(fit + w[i].engagement, true, 0.0, true, crm_scoring.ceiling);
-		if (!update && crm_scoring.handoff_enabled && score >= crm_scoring.mql_threshold &&
+		if (crm_scoring.handoff_enabled && score >= crm_scoring.mql_threshold &&
 			(lead_score_null || lead_score < crm_scoring.mql_threshold))
 		{
 			d = slot_getattr(slot, c_stage, &isnull);
-			update = !isnull && BeforeMql(TextDatumGetCString(d));
+			crossing = !isnull && BeforeMql(TextDatumGetCString(d));
 		}
-		if (update)
+		if (crossing || (regraded && fit_null))
 		{
 			ids[n] = Int64GetDatum(w[i].contact_id);
 			engagement[n++] = Float8GetDatum(w[i].engagement);
+		}
+		else if (regraded)
+		{
+			grade_ids[ngrades] = Int64GetDatum(w[i].contact_id);
+			grade_engagement[ngrades] = Float8GetDatum(w[i].engagement);
+			grade_scores[ngrades] = Float8GetDatum(score);
+			grades[ngrades++] = CStringGetTextDatum(grade);
 		}
 	}
 	ExecDropSingleTupleTableSlot(slot);
@@ -1165,6 +1193,21 @@ RefreshContacts(Growing *written)
 	table_close(contacts, NoLock);
 	PopActiveSnapshot();
 
+	if (ngrades > 0)
+	{
+		Oid			types[4] = {INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID};
+		Datum		args[4];
+		int			nestlevel = NewGUCNestLevel();
+
+		args[0] = Int64Array(grade_ids, ngrades);
+		args[1] = Float8Array(grade_engagement, ngrades);
+		args[2] = Float8Array(grade_scores, ngrades);
+		args[3] = PointerGetDatum(construct_array(grades, ngrades, TEXTOID, -1, false, TYPALIGN_INT));
+		(void) set_config_option("crm.rescoring", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		if (SPI_execute_plan(Prepare(&GradePlan, GradeSql, 4, types), args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "could not update crm.contacts");
+		AtEOXact_GUC(true, nestlevel);
+	}
 	if (n > 0)
 	{
 		Oid			types[2] = {INT8ARRAYOID, FLOAT8ARRAYOID};

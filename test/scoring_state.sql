@@ -5,7 +5,7 @@
 -- seed) the same engagement as replaying every activity.  now() is fixed
 -- for the whole transaction.
 BEGIN;
-SELECT plan(34);
+SELECT plan(36);
 
 DELETE FROM crm.fit_rules;
 DELETE FROM crm.engagement_rules;
@@ -82,6 +82,16 @@ INSERT INTO crm.activities (contact_id, kind, occurred_at) VALUES
 INSERT INTO crm.activities (contact_id, kind, occurred_at) VALUES (8003, 'email_opened', now() - interval '90 days');
 SELECT is((SELECT value FROM crm.engagement_state WHERE contact_id = 8003 AND rule_id = 9001), 8.75::float8,
 	'back-dated opens: 10/2 + 10/4 + 10/8 in any order');
+
+-- A grade change rewrites the contact row with its new score and grade
+INSERT INTO crm.contacts (id, given_name) VALUES (8011, 'K');
+INSERT INTO crm.activities (contact_id, kind) VALUES (8011, 'meeting');
+SELECT is((SELECT fit_score::text || ' ' || engagement_score::text || ' ' || lead_score::text || ' ' || lead_grade
+			 FROM crm.contacts WHERE id = 8011), '0 20 20 C2', 'one meeting: engagement, score and grade C2 on the contact row');
+INSERT INTO crm.activities (contact_id, kind) VALUES (8011, 'meeting');
+SELECT is((SELECT ARRAY[engagement_score::float8, lead_score::float8, crm.lead_score(8011)]::text[] || lead_grade
+			 FROM crm.contacts WHERE id = 8011), '{40,40,40,C1}'::text[], 'a second one: C1, as crm.lead_score() says');
+DELETE FROM crm.contacts WHERE id = 8011;
 
 -- A hand-written state as of an earlier time is decayed on the next write
 INSERT INTO crm.contact_engagement VALUES
