@@ -1,7 +1,7 @@
 -- Record health (its parts at known times), the re-verification queue and
 -- the seven-step data audit on a small fixture.
 BEGIN;
-SELECT plan(36);
+SELECT plan(38);
 
 UPDATE crm.health_settings SET confidence_weight = 0.4, completeness_weight = 0.25, validity_weight = 0.2,
 	uniqueness_weight = 0.15, required_fields = '{given_name,family_name,email,phone,title,account,country}',
@@ -123,6 +123,25 @@ SELECT is(:'r1'::jsonb #> '{6_non_uniform,accounts.industry,examples,0,spellings
 	'["SOFTWARE", "Software", "software "]'::jsonb, 'with the spellings');
 SELECT is((:'r1'::jsonb #>> '{7_repeat,pg_cron_installed}')::boolean,
 	EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'), 'step 7 knows whether pg_cron is there');
+-- Without the dedupe engine, step 3 counts exact collisions
+SAVEPOINT no_engine;
+ALTER FUNCTION crm.find_duplicates(regclass, jsonb, double precision) RENAME TO find_duplicates_regress_hidden;
+SELECT crm.run_data_audit() AS r0 \gset
+SELECT is((:'r0'::jsonb #> '{3_duplicates}') - 'source'::text,
+	'{"same_email_groups": 1, "same_email_contacts": 2, "same_name_at_company_groups": 1}'::jsonb,
+	'without the engine: one shared email (two contacts), one name repeated at a company');
+SELECT is((:'r0'::jsonb #> '{3_duplicates}') - 'source'::text,
+	jsonb_build_object(
+		'same_email_groups', (SELECT count(*) FROM (SELECT 1 FROM crm.contacts c WHERE c.email IS NOT NULL
+											   GROUP BY c.email HAVING count(*) > 1) x),
+		'same_email_contacts', (SELECT sum(k) FROM (SELECT count(*) AS k FROM crm.contacts c WHERE c.email IS NOT NULL
+											   GROUP BY c.email HAVING count(*) > 1) x),
+		'same_name_at_company_groups', (SELECT count(*) FROM (SELECT 1 FROM crm.contacts c
+											   WHERE c.account_id IS NOT NULL AND c.family_name IS NOT NULL
+											   GROUP BY c.account_id, lower(c.family_name), lower(COALESCE(c.given_name, ''))
+											   HAVING count(*) > 1) x)),
+	'as grouping every contact gives');
+ROLLBACK TO SAVEPOINT no_engine;
 UPDATE crm.contacts SET family_name = 'Ito' WHERE id = 2;
 SELECT crm.run_data_audit() AS r2 \gset
 SELECT is((:'r2'::jsonb #>> '{7_repeat,previous_run}')::bigint, (:'r1'::jsonb ->> 'run_id')::bigint,

@@ -71,6 +71,7 @@ DECLARE
 	dedupe_fn regprocedure;
 	has_cron boolean;
 	health jsonb;
+	candidates bigint[];
 BEGIN
 	INSERT INTO crm.audit_runs DEFAULT VALUES RETURNING id INTO run_id;
 
@@ -128,18 +129,24 @@ BEGIN
 			step := jsonb_build_object('source', 'crm.find_duplicates', 'error', SQLERRM);
 		END;
 	ELSE
+		-- Only contacts whose email or name hash another contact shares can
+		-- be in a group, so the exact grouping looks at those few
+		-- (crm._health_duplicate_candidates, as crm.contact_health does).
+		SELECT crm._health_duplicate_candidates(c.id, c.email, c.account_id, c.family_name, c.given_name)
+		  INTO candidates FROM crm.contacts c;
 		SELECT jsonb_build_object('source', 'exact matches (install the dedupe engine for fuzzy matching)',
-			'same_email_groups', (SELECT count(*) FROM (SELECT 1 FROM crm.contacts c WHERE c.email IS NOT NULL
-								   GROUP BY c.email HAVING count(*) > 1) x),
-			'same_email_contacts', (SELECT COALESCE(sum(k), 0) FROM (SELECT count(*) AS k FROM crm.contacts c
-								   WHERE c.email IS NOT NULL GROUP BY c.email HAVING count(*) > 1) x),
-			'same_name_at_company_groups', (SELECT count(*) FROM (SELECT 1 FROM crm.contacts c
-								   WHERE c.account_id IS NOT NULL AND c.family_name IS NOT NULL
-								   -- "C": equality only, as in crm.contact_health
-								   GROUP BY c.account_id, lower(c.family_name) COLLATE "C",
-											lower(COALESCE(c.given_name, '')) COLLATE "C"
-								   HAVING count(*) > 1) x))
-		INTO step;
+			'same_email_groups', count(*), 'same_email_contacts', COALESCE(sum(k), 0))
+		  INTO step
+		  FROM (SELECT count(*) AS k FROM crm.contacts c WHERE c.id = ANY (candidates) AND c.email IS NOT NULL
+				 GROUP BY c.email HAVING count(*) > 1) x;
+		step := step || jsonb_build_object('same_name_at_company_groups',
+			(SELECT count(*) FROM (SELECT 1 FROM crm.contacts c
+									WHERE c.id = ANY (candidates) AND c.account_id IS NOT NULL
+									  AND c.family_name IS NOT NULL
+									-- "C": equality only, as in crm.contact_health
+									GROUP BY c.account_id, lower(c.family_name) COLLATE "C",
+											 lower(COALESCE(c.given_name, '')) COLLATE "C"
+									HAVING count(*) > 1) x));
 	END IF;
 	doc := doc || jsonb_build_object('3_duplicates', step);
 
