@@ -96,7 +96,7 @@ UPDATE crm.fit_rules SET points = points + 1 WHERE attribute = 'seniority' AND p
 SELECT bench.compare('crm.rescore_all() after a rule change', 'SELECT crm.rescore_all()',
 	'one scan of the activities', 'SELECT count(*) FROM crm.activities', 1);
 VACUUM ANALYZE crm.contacts;
-VACUUM ANALYZE crm.engagement_state;
+VACUUM ANALYZE crm.contact_engagement;
 
 -- Activity inserts with the scoring triggers vs without them.  The other
 -- triggers on crm.activities (data model: stamps, audit log) run in both.
