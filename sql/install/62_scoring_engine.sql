@@ -121,6 +121,10 @@ CREATE AGGREGATE crm._engagement_build(contact_id bigint, kind text, occurred_at
 );
 COMMENT ON AGGREGATE crm._engagement_build(bigint, text, timestamptz, timestamptz) IS
 	'the crm.contact_engagement row of one contact from all its activities, as of as_of';
+COMMENT ON FUNCTION crm._engagement_build_add(internal, bigint, text, timestamptz, timestamptz) IS
+	'transition function of crm._engagement_build: one activity into the contact''s state being built';
+COMMENT ON FUNCTION crm._engagement_build_final(internal) IS
+	'final function of crm._engagement_build: the state built, as a crm.contact_engagement row';
 REVOKE ALL ON FUNCTION crm._engagement_rows(bigint[], bigint[], float8[], bigint[], bigint[], timestamptz[], timestamptz)
 	FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm._engagement_merge(bigint, timestamptz, bigint[], float8[], bigint[], timestamptz[],
