@@ -5,7 +5,12 @@
 -- seed) the same engagement as replaying every activity.  now() is fixed
 -- for the whole transaction.
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
+
+-- "in" compares the value in lower case, so the shipped lists are lower case
+SELECT is(ARRAY(SELECT name FROM crm.fit_rules
+				 WHERE operator IN ('in', 'not_in') AND match_values::text <> lower(match_values::text) ORDER BY 1),
+	'{}'::text[], 'the default fit rules'' lists are lower case, so that they can match');
 
 DELETE FROM crm.fit_rules;
 DELETE FROM crm.engagement_rules;

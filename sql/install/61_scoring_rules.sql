@@ -105,7 +105,7 @@ INSERT INTO crm.fit_rules (name, group_name, attribute, operator, match_values, 
 	('target industry', 'company', 'industry', 'in', '{software,saas,technology,financial services}', NULL, NULL, 10),
 	('mid-market', 'company', 'employees', 'between', NULL, 50, 5000, 10),
 	('enterprise', 'company', 'employees', 'between', NULL, 5001, NULL, 8),
-	('core markets', 'company', 'country', 'in', '{US,GB,DE,FR,AU,CA}', NULL, NULL, 5),
+	('core markets', 'company', 'country', 'in', '{us,gb,de,fr,au,ca}', NULL, NULL, 5),
 	('free email', 'email_quality', 'email_kind', 'in', '{free}', NULL, NULL, -10),
 	('disposable email', 'email_quality', 'email_kind', 'in', '{disposable}', NULL, NULL, -30),
 	('competitor', 'email_quality', 'email_kind', 'in', '{competitor}', NULL, NULL, -40);

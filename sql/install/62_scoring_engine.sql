@@ -557,6 +557,14 @@ BEGIN
 			-- distinct title, not once per contact
 			SELECT d.title, crm.title_seniority(d.title) AS seniority
 			  FROM (SELECT DISTINCT c.title FROM crm.contacts c WHERE c.title IS NOT NULL) d
+		), kinds AS MATERIALIZED (
+			-- once per domain: inlined, the planner evaluated it once per
+			-- contact and fit rule
+			SELECT d.email_domain,
+				   COALESCE(crm.lead_domain_kind(crm.try_email('postmaster@' || d.email_domain)), 'business') AS email_kind
+			  FROM (SELECT DISTINCT crm.email_domain(c.email) AS email_domain FROM crm.contacts c
+					 WHERE c.email IS NOT NULL) d
+			 WHERE d.email_domain IS NOT NULL
 		), base AS (
 			SELECT c.id, c.lead_score AS old_score, c.lifecycle_stage,
 				   ts.seniority, lower(c.title) AS title,
@@ -566,34 +574,33 @@ BEGIN
 				   crm.email_domain(c.email) AS email_domain
 			  FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
 			  LEFT JOIN titles ts ON ts.title = c.title
-		), kinds AS MATERIALIZED (
-			-- once per domain: inlined, the planner evaluated it once per
-			-- contact and fit rule
-			SELECT d.email_domain,
-				   COALESCE(crm.lead_domain_kind(crm.try_email('postmaster@' || d.email_domain)), 'business') AS email_kind
-			  FROM (SELECT DISTINCT email_domain FROM base WHERE email_domain IS NOT NULL) d
-		), scored AS (
-			SELECT b.id, f.fit, COALESCE(e.engagement_score, 0) AS engagement,
-				   crm.clamp_points(f.fit + COALESCE(e.engagement_score, 0), 0, $2) AS score,
-				   $8 AND crm.clamp_points(f.fit + COALESCE(e.engagement_score, 0), 0, $2) >= $7
-				   AND crm.lifecycle_position(b.lifecycle_stage) < crm.lifecycle_position('mql') AS crossing
-			  FROM (SELECT base.*, k.email_kind FROM base LEFT JOIN kinds k USING (email_domain)) b
-			 CROSS JOIN LATERAL (SELECT %s AS fit) f
-			  LEFT JOIN crm.engagement_now e ON e.contact_id = b.id
+		), scored AS MATERIALIZED (
+			-- materialized, and fit computed in a subquery that is not
+			-- flattened (OFFSET 0): inlined, the fit expression was
+			-- evaluated once for the test and again for each column written
+			SELECT x.id, x.fit, x.engagement,
+				   crm.clamp_points(x.fit + x.engagement, 0, $2) AS score,
+				   $8 AND crm.clamp_points(x.fit + x.engagement, 0, $2) >= $7
+				   AND crm.lifecycle_position(x.lifecycle_stage) < crm.lifecycle_position('mql') AS crossing,
+				   crm._grade(x.fit, x.engagement, $3, $4, $5, $6) AS grade
+			  FROM (SELECT b.id, b.lifecycle_stage, %s AS fit, COALESCE(e.engagement_score, 0) AS engagement
+					  FROM (SELECT base.*, k.email_kind FROM base LEFT JOIN kinds k USING (email_domain)) b
+					  LEFT JOIN crm.engagement_now e ON e.contact_id = b.id
+					OFFSET 0) x
 		), updated AS (
 			-- a lead now at or over the threshold gets no score here; the
 			-- per-row trigger sets it below and hands the contact off
 			UPDATE crm.contacts c
 			   SET fit_score = s.fit, engagement_score = s.engagement, engagement_as_of = $1,
 				   lead_score = CASE WHEN s.crossing THEN NULL ELSE s.score END,
-				   lead_grade = crm._grade(s.fit, s.engagement, $3, $4, $5, $6)
+				   lead_grade = s.grade
 			  FROM scored s
 			 WHERE c.id = s.id
 			   -- as for activities, a contact row is rewritten only when its
 			   -- fit, grade or MQL status changes (or it was never scored):
 			   -- rewriting a million rows for decay alone would cost minutes
 			   AND (c.fit_score::float8 IS DISTINCT FROM s.fit OR c.lead_score IS NULL OR s.crossing
-					OR c.lead_grade IS DISTINCT FROM crm._grade(s.fit, s.engagement, $3, $4, $5, $6))
+					OR c.lead_grade IS DISTINCT FROM s.grade)
 			RETURNING c.id, s.crossing
 		)
 		SELECT count(*), array_agg(id) FILTER (WHERE crossing) FROM updated
