@@ -81,6 +81,31 @@ typedef struct CrmValue
 } CrmValue;
 
 /*
+ * A dictionary of distinct strings (match_dict.c): v[id] for ids 1..n-1,
+ * v[0] the absent value.  Filled with crm_dict_add, which finds a string's
+ * id through a hash table until crm_dict_freeze drops it.
+ */
+typedef struct CrmDict
+{
+	MemoryContext cxt;			/* holds the strings and arrays */
+	CrmValue   *v;
+	int32		n;				/* ids in use, 0 included */
+	int32		cap;
+	struct crmdict_hash *h;		/* string -> id; NULL when frozen, or
+								 * always for a dictionary without dedupe */
+	const char *probe;			/* the string being looked up */
+	int32		probelen;
+	char	   *arena;			/* current chunk for string bytes */
+	Size		arena_used;
+	Size		arena_size;
+} CrmDict;
+
+extern void crm_dict_init(CrmDict *d, MemoryContext cxt, bool dedupe);
+extern int32 crm_dict_add(CrmDict *d, const char *s, int32 len);
+extern const char *crm_dict_copy(CrmDict *d, const char *s, int32 len);
+extern void crm_dict_freeze(CrmDict *d);
+
+/*
  * One record's prepared values: either pointers into the detoasted array
  * (vid NULL), or, in a whole-table run (match_cluster.c), value ids into
  * one dictionary of distinct values per field, dict[f][vid[f]], id 0 being
@@ -122,6 +147,29 @@ extern CrmMatchState *crm_match_state(FunctionCallInfo fcinfo, ArrayType *kinds,
  * remembered by the ids of an earlier run.
  */
 extern void crm_match_begin_run(CrmMatchState *st);
+
+/*
+ * Candidate pairs of a whole-table run (match_block.c): records 1..nrec,
+ * those with read[r] set holding value ids vid[r * nfields + f] into
+ * dict[f].  rules is a text[] of blocking rules, each its parts separated
+ * by spaces ("family_name:phonetic given_name:initial"); records sharing a
+ * rule's key form a block, and blocks of 2..maxblock records give their
+ * pairs as keys (smaller record number high, larger low), appended to
+ * *pairs (reallocated as needed; *npairs and *cap updated), duplicates
+ * across rules included.
+ */
+typedef struct CrmBlockInput
+{
+	int			nfields;
+	int32		nrec;
+	const int32 *vid;
+	const CrmDict *dict;
+	const bool *read;
+} CrmBlockInput;
+
+extern void crm_match_block(CrmMatchState *st, ArrayType *rules, int maxblock,
+							const CrmBlockInput *in, uint64 **pairs, int64 *npairs,
+							int64 *cap);
 
 /* Level of field f of two records, or CRM_LEVEL_MISSING. */
 extern int	crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra,

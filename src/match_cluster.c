@@ -4,13 +4,13 @@
  *	  blocks in, candidate pairs deduplicated, scored and clustered in C.
  *
  * crm.find_duplicates and crm.duplicate_clusters (sql/install/53) open one
- * cursor that yields every prepared record (rid, id, values) and every
- * block (the rids sharing one blocking key).  Scoring pair by pair through
- * SQL costs a join, an array deconstruction and a call per pair, and
- * deduplicating pairs across blocking rules costs a sort of wide rows; here
- * the records are read once, each block's pairs become 64-bit keys, one
- * sort removes the duplicates, and every unique pair is compared field by
- * field (match.c) with the records already split.  The clustering
+ * cursor that yields every prepared record (rid, id, values) and pass the
+ * blocking rules.  Scoring pair by pair through SQL costs a join, an array
+ * deconstruction and a call per pair, and deduplicating pairs across
+ * blocking rules costs a sort of wide rows; here the records are read once,
+ * grouped by their blocking keys (match_block.c), each block's pairs become
+ * 64-bit keys, one sort removes the duplicates, and every unique pair is
+ * compared field by field (match.c) with the records already split.  The clustering
  * (union-find, strongest link first, with the guard against chaining) then
  * runs on the same arrays, so a million records never cross the SQL
  * boundary as pairs.  crm.match_clusters offers the same clustering for
@@ -310,81 +310,19 @@ crm_match_clusters(PG_FUNCTION_ARGS)
 	PG_RETURN_ARRAYTYPE_P(construct_array(out, n, INT4OID, 4, true, TYPALIGN_INT));
 }
 
-/* A whole table's records and candidate pairs, read from one cursor */
+/* A whole table's records, read from one cursor */
 
 /* Largest record number accepted. */
 #define MAX_RECORDS 200000000
-#define ARENA_CHUNK (1024 * 1024)
 
 /*
- * The distinct values of one field.  A record holds a value id per field,
- * so comparing two records touches one short row of ids each, equal values
- * are told by their ids, and a value shared by many records (a common given
- * name, a city) is stored once and stays in the processor's cache.  While
- * reading, a hash table finds the id of a value; it is dropped afterwards.
+ * The records of a run.  A record is a row of value ids, one per field,
+ * into that field's dictionary of distinct values (match_dict.c): comparing
+ * two records touches one short row each, equal values are told by their
+ * ids, and a value shared by many records (a common given name, a city) is
+ * stored once and stays in the processor's cache.  Values of a kind never
+ * compared (the id) are kept one per record, without a hash table.
  */
-typedef struct FieldDict
-{
-	CrmValue   *v;				/* by id; v[0] is the missing value */
-	int32		n;				/* ids in use, 0 included */
-	int32		cap;
-	struct valueid_hash *h;		/* bytes -> id, while reading; NULL for a
-								 * field never compared (kind id), whose
-								 * values are kept one per record */
-	const char *probe;			/* the value being looked up (id -1) */
-	int32		probelen;
-} FieldDict;
-
-typedef struct ValueIdEntry
-{
-	int32		id;
-	uint32		hash;
-	char		status;
-} ValueIdEntry;
-
-static inline const CrmValue *
-DictValue(const FieldDict *d, int32 id, CrmValue *probe)
-{
-	if (id >= 0)
-		return &d->v[id];
-	probe->s = d->probe;
-	probe->len = d->probelen;
-	return probe;
-}
-
-static inline bool
-ValueIdEqual(const FieldDict *d, int32 a, int32 b)
-{
-	CrmValue	pa,
-				pb;
-	const CrmValue *va = DictValue(d, a, &pa);
-	const CrmValue *vb = DictValue(d, b, &pb);
-
-	return va->len == vb->len && memcmp(va->s, vb->s, va->len) == 0;
-}
-
-static inline uint32
-ValueIdHash(const FieldDict *d, int32 id)
-{
-	CrmValue	p;
-	const CrmValue *v = DictValue(d, id, &p);
-
-	return hash_bytes((const unsigned char *) v->s, v->len);
-}
-
-#define SH_PREFIX valueid
-#define SH_ELEMENT_TYPE ValueIdEntry
-#define SH_KEY_TYPE int32
-#define SH_KEY id
-#define SH_HASH_KEY(tb, key) ValueIdHash((FieldDict *) (tb)->private_data, key)
-#define SH_EQUAL(tb, a, b) ValueIdEqual((FieldDict *) (tb)->private_data, a, b)
-#define SH_STORE_HASH
-#define SH_GET_HASH(tb, a) ((a)->hash)
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
 typedef struct RunData
 {
 	MemoryContext cxt;			/* holds everything below */
@@ -392,66 +330,16 @@ typedef struct RunData
 	int32		nrec;			/* highest record number read */
 	int32		cap;			/* per-record arrays hold 0..cap-1 */
 	int32	   *vid;			/* value ids: [rid * nfields + f] */
-	FieldDict  *dict;			/* per field */
+	CrmDict    *dict;			/* per field */
 	CrmValue  **dictv;			/* dict[f].v, as CrmRecordValues wants */
-	const char **id;			/* ids: [rid], NULL when absent */
+	bool	   *read;			/* [rid]: was the record read? */
+	const char **id;			/* ids: [rid] */
 	int		   *idlen;
-	char	   *arena;			/* current chunk for value bytes */
-	Size		arena_used;
-	Size		arena_size;
+	CrmDict		ids;			/* holds the ids' bytes */
 	uint64	   *pairs;			/* candidate pair keys, duplicates included */
 	int64		npairs;
 	int64		pairs_cap;
 } RunData;
-
-static const char *
-ArenaCopy(RunData *rd, const char *s, int len)
-{
-	char	   *d;
-
-	if (rd->arena == NULL || rd->arena_used + len > rd->arena_size)
-	{
-		rd->arena_size = Max(ARENA_CHUNK, (Size) len);
-		rd->arena = MemoryContextAllocHuge(rd->cxt, rd->arena_size);
-		rd->arena_used = 0;
-	}
-	d = rd->arena + rd->arena_used;
-	memcpy(d, s, len);
-	rd->arena_used += len;
-	return d;
-}
-
-/* Id of a value of field f (len > 0), added when new. */
-static int32
-InternValue(RunData *rd, int f, const char *s, int len)
-{
-	FieldDict  *d = &rd->dict[f];
-	ValueIdEntry *e = NULL;
-	bool		found;
-
-	if (d->h != NULL)
-	{
-		d->probe = s;
-		d->probelen = len;
-		e = valueid_insert_hash(d->h, -1, hash_bytes((const unsigned char *) s, len), &found);
-		if (found)
-			return e->id;
-	}
-	if (d->n == d->cap)
-	{
-		/* At most one id per record, and the missing one. */
-		if (d->cap > MAX_RECORDS)
-			elog(ERROR, "more distinct values than records");
-		d->cap = Min((Size) d->cap * 2, (Size) MAX_RECORDS + 1);
-		d->v = repalloc_huge(d->v, sizeof(CrmValue) * d->cap);
-		rd->dictv[f] = d->v;
-	}
-	if (e != NULL)
-		e->id = d->n;
-	d->v[d->n].s = ArenaCopy(rd, s, len);
-	d->v[d->n].len = len;
-	return d->n++;
-}
 
 static void
 GrowRecords(RunData *rd, int32 rid)
@@ -468,10 +356,10 @@ GrowRecords(RunData *rd, int32 rid)
 	while (newcap <= rid)
 		newcap = newcap >= MAX_RECORDS / 2 ? MAX_RECORDS : newcap * 2;
 	rd->vid = repalloc_huge(rd->vid, sizeof(int32) * nf * newcap);
+	rd->read = repalloc_huge(rd->read, sizeof(bool) * newcap);
 	rd->id = repalloc_huge(rd->id, sizeof(char *) * newcap);
 	rd->idlen = repalloc_huge(rd->idlen, sizeof(int) * newcap);
-	for (int32 r = rd->cap; r < newcap; r++)
-		rd->id[r] = NULL;
+	memset(rd->read + rd->cap, 0, sizeof(bool) * (newcap - rd->cap));
 	rd->cap = newcap;
 }
 
@@ -485,7 +373,7 @@ AddRecord(RunData *rd, int32 rid, Datum id, ArrayType *f)
 	int32	   *row;
 
 	GrowRecords(rd, rid);
-	if (rd->id[rid] != NULL)
+	if (rd->read[rid])
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("record number %d occurs twice", rid)));
@@ -508,52 +396,16 @@ AddRecord(RunData *rd, int32 rid, Datum id, ArrayType *f)
 			int			l = VARSIZE_ANY_EXHDR(v);
 
 			if (l > 0)
-				row[i] = InternValue(rd, i, VARDATA_ANY(v), l);
+				row[i] = crm_dict_add(&rd->dict[i], VARDATA_ANY(v), l);
 		}
 	}
 	rd->idlen[rid] = VARSIZE_ANY_EXHDR(t);
-	/* A non-NULL pointer marks the record as read, even for an empty id. */
-	rd->id[rid] = ArenaCopy(rd, VARDATA_ANY(t), rd->idlen[rid]);
+	rd->id[rid] = crm_dict_copy(&rd->ids, VARDATA_ANY(t), rd->idlen[rid]);
+	rd->read[rid] = true;
 	rd->nrec = Max(rd->nrec, rid);
 }
 
-static void
-AddBlock(RunData *rd, ArrayType *block)
-{
-	int32	   *r;
-	int			n;
-	int64		add;
-
-	if (ARR_NDIM(block) > 1 || ARR_HASNULL(block))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("a block must be a one-dimensional array of record numbers without nulls")));
-	n = ArrayGetNItems(ARR_NDIM(block), ARR_DIMS(block));
-	r = (int32 *) ARR_DATA_PTR(block);
-	add = (int64) n * (n - 1) / 2;
-	if (add <= 0)
-		return;
-	if (rd->npairs + add > rd->pairs_cap)
-	{
-		int64		newcap = Max(rd->pairs_cap * 2, rd->npairs + add);
-
-		if ((Size) newcap > MaxAllocHugeSize / sizeof(uint64))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many candidate pairs"),
-					 errhint("Use stricter blocking rules or a smaller max_block_size in the mapping.")));
-		rd->pairs = repalloc_huge(rd->pairs, sizeof(uint64) * newcap);
-		rd->pairs_cap = newcap;
-	}
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			rd->pairs[rd->npairs++] = PairKey(r[i], r[j]);
-}
-
-/*
- * Read every row of the cursor: (rid int4, id text, f text[], NULL) for a
- * record, (NULL, NULL, NULL, rids int4[]) for a block.
- */
+/* Read every row of the cursor: (rid int4, id text, f text[]). */
 static void
 ReadCursor(RunData *rd, const char *name)
 {
@@ -577,28 +429,27 @@ ReadCursor(RunData *rd, const char *name)
 			break;
 		tt = SPI_tuptable;
 		td = tt->tupdesc;
-		if (td->natts != 4 || SPI_gettypeid(td, 1) != INT4OID || SPI_gettypeid(td, 2) != TEXTOID ||
-			SPI_gettypeid(td, 3) != TEXTARRAYOID || SPI_gettypeid(td, 4) != INT4ARRAYOID)
+		if (td->natts != 3 || SPI_gettypeid(td, 1) != INT4OID || SPI_gettypeid(td, 2) != TEXTOID ||
+			SPI_gettypeid(td, 3) != TEXTARRAYOID)
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("cursor must return columns (int4, text, text[], int4[])")));
+					 errmsg("cursor must return columns (int4, text, text[])")));
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = tt->vals[i];
 			bool		nrid,
 						nid,
-						nf,
-						nblock;
+						nf;
 			Datum		rid = SPI_getbinval(tup, td, 1, &nrid);
 			Datum		id = SPI_getbinval(tup, td, 2, &nid);
 			Datum		f = SPI_getbinval(tup, td, 3, &nf);
-			Datum		block = SPI_getbinval(tup, td, 4, &nblock);
 			MemoryContext old = MemoryContextSwitchTo(batch);
 
-			if (!nrid && !nid && !nf)
-				AddRecord(rd, DatumGetInt32(rid), id, DatumGetArrayTypeP(f));
-			else if (!nblock)
-				AddBlock(rd, DatumGetArrayTypeP(block));
+			if (nrid || nid || nf)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("cursor rows must have a record number, an id and values")));
+			AddRecord(rd, DatumGetInt32(rid), id, DatumGetArrayTypeP(f));
 			MemoryContextSwitchTo(old);
 		}
 		SPI_freetuptable(tt);
@@ -620,12 +471,6 @@ Prefetch(const void *p)
 #if defined(__GNUC__) || defined(__clang__)
 	__builtin_prefetch(p);
 #endif
-}
-
-static inline bool
-RecordWasRead(const RunData *rd, const uint8 *seen, int32 r)
-{
-	return r >= 1 && r <= rd->nrec && (seen[r / 8] & (1 << (r % 8))) != 0;
 }
 
 /* Match weight (log2 odds) of probability p; p in [0, 1]. */
@@ -698,7 +543,6 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	MemoryContext scratch,
 				old;
 	float8	   *wt;
-	uint8	   *seen;
 	int			nbig = 0;
 	int			ncmp = 0;
 	int		   *big;
@@ -748,28 +592,9 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	}
 	if (rd->npairs > 0)
 		sort_pair_keys(rd->pairs, rd->npairs);
-	/* Which records were read: one bit each, so checking pairs stays in cache. */
-	seen = palloc0(rd->nrec / 8 + 1);
-	for (int32 r = 1; r <= rd->nrec; r++)
-		if (rd->id[r] != NULL)
-			seen[r / 8] |= 1 << (r % 8);
 	for (int64 i = 0; i < rd->npairs; i++)
 		if (nu == 0 || rd->pairs[i] != rd->pairs[nu - 1])
-		{
-			int32		a = PairA(rd->pairs[i]),
-						b = PairB(rd->pairs[i]);
-
-			if (!RecordWasRead(rd, seen, a))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("a block names record %d, which was not read", a)));
-			if (!RecordWasRead(rd, seen, b))
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("a block names record %d, which was not read", b)));
 			rd->pairs[nu++] = rd->pairs[i];
-		}
-	pfree(seen);
 	wt = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float8) * Max(nu, 1));
 	crm_match_begin_run(st);
 	/*
@@ -873,37 +698,38 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 {
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	CrmMatchState *st = crm_match_state(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(1));
+	CrmBlockInput in;
 
 	memset(rd, 0, sizeof(RunData));
 	rd->cxt = CurrentMemoryContext;
 	rd->nfields = st->nfields;
 	rd->cap = 1024;
 	rd->vid = palloc(sizeof(int32) * rd->nfields * rd->cap);
-	rd->id = palloc0(sizeof(char *) * rd->cap);
+	rd->read = palloc0(sizeof(bool) * rd->cap);
+	rd->id = palloc(sizeof(char *) * rd->cap);
 	rd->idlen = palloc(sizeof(int) * rd->cap);
-	rd->dict = palloc0(sizeof(FieldDict) * Max(rd->nfields, 1));
-	rd->dictv = palloc0(sizeof(CrmValue *) * Max(rd->nfields, 1));
+	rd->dict = palloc(sizeof(CrmDict) * Max(rd->nfields, 1));
+	rd->dictv = palloc(sizeof(CrmValue *) * Max(rd->nfields, 1));
 	for (int f = 0; f < rd->nfields; f++)
-	{
-		FieldDict  *d = &rd->dict[f];
-
-		d->cap = 1024;
-		d->v = palloc(sizeof(CrmValue) * d->cap);
-		d->v[0].s = NULL;
-		d->v[0].len = -1;
-		d->n = 1;
-		d->h = st->kinds[f] == CRM_KIND_ID ? NULL : valueid_create(rd->cxt, 1024, d);
-		rd->dictv[f] = d->v;
-	}
-	rd->pairs_cap = 1024;
-	rd->pairs = palloc(sizeof(uint64) * rd->pairs_cap);
+		crm_dict_init(&rd->dict[f], rd->cxt, st->kinds[f] != CRM_KIND_ID);
+	crm_dict_init(&rd->ids, rd->cxt, false);
 	ReadCursor(rd, TextDatumGetCString(PG_GETARG_DATUM(2)));
 	for (int f = 0; f < rd->nfields; f++)
 	{
-		if (rd->dict[f].h != NULL)
-			valueid_destroy(rd->dict[f].h);
-		rd->dict[f].h = NULL;
+		crm_dict_freeze(&rd->dict[f]);
+		rd->dictv[f] = rd->dict[f].v;
 	}
+
+	/* The candidate pairs of the blocking rules. */
+	in.nfields = rd->nfields;
+	in.nrec = rd->nrec;
+	in.vid = rd->vid;
+	in.dict = rd->dict;
+	in.read = rd->read;
+	rd->pairs_cap = 1024;
+	rd->pairs = palloc(sizeof(uint64) * rd->pairs_cap);
+	crm_match_block(st, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_INT32(5), &in,
+					&rd->pairs, &rd->npairs, &rd->pairs_cap);
 	*np = ScorePairs(fcinfo, rd, w);
 }
 
@@ -917,7 +743,7 @@ RecordArray(RunData *rd, int32 rid)
 
 	for (int f = 0; f < rd->nfields; f++)
 	{
-		const CrmValue *v = &rd->dict[f].v[rd->vid[(Size) rid * rd->nfields + f]];
+		const CrmValue *v = &rd->dictv[f][rd->vid[(Size) rid * rd->nfields + f]];
 
 		nulls[f] = v->len < 0;
 		d[f] = nulls[f] ? (Datum) 0 : PointerGetDatum(cstring_to_text_with_len(v->s, v->len));
@@ -927,7 +753,7 @@ RecordArray(RunData *rd, int32 rid)
 
 /*
  * crm._match_run_pairs(kinds text[], weights float8[], records refcursor,
- *						min_probability float8)
+ *						min_probability float8, blocking text[], max_block_size int)
  *	-> TABLE (id_a text, id_b text, weight float8, a text[], b text[])
  *
  * Every candidate pair scoring at or above min_probability, with both
@@ -972,7 +798,7 @@ crm_match_run_pairs(PG_FUNCTION_ARGS)
 
 /*
  * crm._match_run_clusters(kinds text[], weights float8[], records refcursor,
- *						   min_probability float8)
+ *						   min_probability float8, blocking text[], max_block_size int)
  *	-> TABLE (cluster int4, id text, probability float8)
  *
  * The records of every group of two or more, the group named by its
@@ -1020,7 +846,7 @@ crm_match_run_clusters(PG_FUNCTION_ARGS)
 		Datum		values[3];
 		bool		nulls[3] = {false, false, false};
 
-		if (gsize[group[r]] < 2 || rd.id[r] == NULL)
+		if (gsize[group[r]] < 2 || !rd.read[r])
 			continue;
 		values[0] = Int32GetDatum(group[r]);
 		values[1] = PointerGetDatum(cstring_to_text_with_len(rd.id[r], rd.idlen[r]));

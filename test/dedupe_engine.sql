@@ -6,7 +6,7 @@
 -- a pair once its fate is settled, and groups the blocking keys itself; none
 -- of that may change a pair, a probability or a cluster.
 BEGIN;
-SELECT plan(8);
+SELECT plan(10);
 
 -- 600 people: ASCII and non-ASCII names, names of several words, phones
 -- with and without a country code, e-mails with +tags and capitals, empty
@@ -123,6 +123,37 @@ SELECT results_eq(
 	$$SELECT * FROM crm.duplicate_clusters('regress_engine', (SELECT m FROM emap), 0.8)$$,
 	$$SELECT * FROM pg_temp.slow_clusters('regress_engine', (SELECT m FROM emap), 0.8)$$,
 	'and so are the clusters');
+
+-- Organisations: full names, companies, websites, addresses, regions,
+-- countries and external ids, under the default rules (company:phonetic,
+-- website, address, address with postcode, full_name:phonetic, ...).
+CREATE TABLE regress_orgs (oid_ int PRIMARY KEY, contact text, org text, web text, street text, zip text,
+						   state text, land text, ref text);
+INSERT INTO regress_orgs
+SELECT i,
+	CASE WHEN i % 17 = 0 THEN NULL ELSE (ARRAY['Ann Lee', 'Lee, Ann', 'Dr. José García', 'Jose Garcia', 'Mary Jane Smith',
+		'Wei Li', 'Li Wei', 'Renée Dubois'])[1 + i % 8] END,
+	(ARRAY['Acme Ltd', 'ACME Limited', 'Müller GmbH', 'Mueller GmbH', 'Blue Sky Inc.', 'Bluesky Inc', 'Nguyen & Sons',
+		'Ørsted A/S'])[1 + (i * 3) % 8] || CASE WHEN i % 5 = 0 THEN '' ELSE ' ' || (i % 23) END,
+	CASE WHEN i % 6 = 0 THEN NULL ELSE (ARRAY['https://www.acme.example/about', 'acme.example', 'http://blue.example:8080',
+		'müller.example', 'WWW.NGUYEN.EXAMPLE'])[1 + i % 5] END,
+	CASE WHEN i % 10 = 0 THEN '' ELSE (i % 40) || ' ' || (ARRAY['High St', 'High Street', 'Rue de la Paix', 'Hauptstraße',
+		'Main Rd'])[1 + i % 5] END,
+	CASE WHEN i % 7 = 0 THEN NULL ELSE (ARRAY['2000', '2000-123', 'LS1 4AB', '8001'])[1 + i % 4] END,
+	(ARRAY['NSW', 'nsw', 'Yorkshire', 'ZH'])[1 + i % 4],
+	(ARRAY['AU', 'GB', 'CH', NULL])[1 + i % 4],
+	CASE WHEN i % 4 = 0 THEN NULL ELSE 'R-' || (i % 50) || CASE WHEN i % 3 = 0 THEN 'x' ELSE '' END END
+  FROM generate_series(1, 400) AS i;
+UPDATE emap SET m = '{"id": "oid_", "full_name": "contact", "company": "org", "website": "web",
+	"address": ["street", "zip"], "postcode": "zip", "region": "state", "country": "land", "external_id": "ref"}';
+SELECT set_eq(
+	$$SELECT id_a, id_b, probability FROM crm.find_duplicates('regress_orgs', (SELECT m FROM emap), 0.5)$$,
+	$$SELECT id_a, id_b, p FROM pg_temp.slow_pairs('regress_orgs', (SELECT m FROM emap)) WHERE p >= 0.5$$,
+	'organisations: the same pairs');
+SELECT results_eq(
+	$$SELECT * FROM crm.duplicate_clusters('regress_orgs', (SELECT m FROM emap), 0.7)$$,
+	$$SELECT * FROM pg_temp.slow_clusters('regress_orgs', (SELECT m FROM emap), 0.7)$$,
+	'and the same clusters');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -55,26 +55,27 @@ COMMENT ON FUNCTION crm.match_clusters(int4[], int4[], float8[], int, float8) IS
 	'groups of records 1..n linked by scored pairs at or above min_probability, guarded against chaining through contradicted links';
 
 -- The finders' engine (src/match_cluster.c): one cursor yields every
--- prepared record (rid, id, values, NULL) and every block (NULL, NULL,
--- NULL, rids); the candidate pairs are deduplicated, scored and, for
--- clusters, grouped in one pass.  VOLATILE and PARALLEL UNSAFE: they
--- fetch from the cursor, moving it to its end.
+-- prepared record (rid, id, values); the records are grouped by the keys of
+-- the blocking rules (blocks of 2 to max_block_size records), the candidate
+-- pairs deduplicated, scored and, for clusters, grouped in one pass.
+-- VOLATILE and PARALLEL UNSAFE: they fetch from the cursor, moving it to
+-- its end.
 CREATE FUNCTION crm._match_run_pairs(kinds text[], weights float8[], records refcursor,
-									 min_probability float8)
+									 min_probability float8, blocking text[], max_block_size int)
 	RETURNS TABLE (id_a text, id_b text, weight float8, a text[], b text[])
 	AS 'MODULE_PATHNAME', 'crm_match_run_pairs'
 	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE COST 100000 ROWS 1000;
-COMMENT ON FUNCTION crm._match_run_pairs(text[], float8[], refcursor, float8) IS
-	'candidate pairs of the records and blocks a cursor yields, scored: those at or above min_probability, with their weight and values';
+COMMENT ON FUNCTION crm._match_run_pairs(text[], float8[], refcursor, float8, text[], int) IS
+	'candidate pairs of the records a cursor yields under blocking rules, scored: those at or above min_probability, with their weight and values';
 
 -- VOLATILE and PARALLEL UNSAFE as crm._match_run_pairs.
 CREATE FUNCTION crm._match_run_clusters(kinds text[], weights float8[], records refcursor,
-										min_probability float8)
+										min_probability float8, blocking text[], max_block_size int)
 	RETURNS TABLE (cluster int4, id text, probability float8)
 	AS 'MODULE_PATHNAME', 'crm_match_run_clusters'
 	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE COST 100000 ROWS 1000;
-COMMENT ON FUNCTION crm._match_run_clusters(text[], float8[], refcursor, float8) IS
-	'groups (as crm.match_clusters) of the records and blocks a cursor yields: each member of a group of two or more, with its strongest link inside it';
+COMMENT ON FUNCTION crm._match_run_clusters(text[], float8[], refcursor, float8, text[], int) IS
+	'groups (as crm.match_clusters) of the records a cursor yields under blocking rules: each member of a group of two or more, with its strongest link inside it';
 
 -- The kinds a mapping may name, in the order fields are laid out.
 CREATE FUNCTION crm.match_kinds() RETURNS text[]

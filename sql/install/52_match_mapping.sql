@@ -291,7 +291,10 @@ COMMENT ON FUNCTION crm._match_records_sql(jsonb, bool) IS
 	'SQL text selecting (rid, id, prepared values) from the source of a canonical dedupe mapping, or only the record whose id is $1';
 
 -- SQL text of a query of (rule, key) over a prepared record "r": one
--- blocking key per rule, NULL when the record has no key for it.
+-- blocking key per rule, NULL when the record has no key for it.  Training
+-- blocks with it; the finders compute the same keys in C, once per distinct
+-- value (src/match_block.c), and test/dedupe_engine.sql holds the two to the
+-- same pairs.
 CREATE FUNCTION crm._match_keys_sql(m jsonb) RETURNS text
 	LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $$
@@ -372,22 +375,15 @@ CREATE FUNCTION crm._match_pairs_sql(m jsonb, per_rule bool DEFAULT false) RETUR
 COMMENT ON FUNCTION crm._match_pairs_sql(jsonb, bool) IS
 	'SQL text of the blocking CTEs of a canonical dedupe mapping: candidate pairs (ra, rb) of CTE rec';
 
--- SQL text of the query crm._match_run_pairs and crm._match_run_clusters
--- read: every prepared record, then every block of two to max_block_size
--- records sharing a key (a pair may come from several rules; the C side
--- deduplicates them).
-CREATE FUNCTION crm._match_run_sql(m jsonb) RETURNS text
-	LANGUAGE sql STABLE PARALLEL SAFE
-	-- STABLE: see crm._match_records_sql.
-	RETURN pg_catalog.format($q$
-	WITH rec AS MATERIALIZED (%s)
-	SELECT r.rid, r.id, r.f, NULL::int4[] FROM rec r
-	UNION ALL
-	SELECT NULL, NULL, NULL, pg_catalog.array_agg(r.rid)
-	  FROM rec r CROSS JOIN LATERAL (%s) AS k(rule, key)
-	 WHERE k.key IS NOT NULL
-	 GROUP BY k.rule, k.key
-	HAVING pg_catalog.count(*) BETWEEN 2 AND %s$q$,
-		crm._match_records_sql(m), crm._match_keys_sql(m), (m ->> 'max_block_size')::int);
-COMMENT ON FUNCTION crm._match_run_sql(jsonb) IS
-	'SQL text of the records and blocks of a canonical dedupe mapping, as crm._match_run_pairs reads them';
+-- The blocking rules of a canonical mapping as crm._match_run_pairs and
+-- crm._match_run_clusters take them: one text per rule, its parts
+-- separated by spaces.  They compute the same keys as crm._match_keys_sql,
+-- once per distinct value, and group them in memory (src/match_block.c).
+CREATE FUNCTION crm._match_blocking_rules(m jsonb) RETURNS text[]
+	LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+	RETURN ARRAY(SELECT (SELECT pg_catalog.string_agg(p.part, ' ' ORDER BY p.o)
+						   FROM pg_catalog.jsonb_array_elements_text(t.r) WITH ORDINALITY AS p(part, o))
+				   FROM pg_catalog.jsonb_array_elements(m -> 'blocking') WITH ORDINALITY AS t(r, o)
+				  ORDER BY t.o);
+COMMENT ON FUNCTION crm._match_blocking_rules(jsonb) IS
+	'blocking rules of a canonical dedupe mapping as crm._match_run_pairs takes them';

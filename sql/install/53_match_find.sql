@@ -49,7 +49,7 @@ CREATE FUNCTION crm.find_duplicates(source regclass DEFAULT 'crm.contacts'::text
 									min_probability float8 DEFAULT 0.9)
 	RETURNS TABLE (id_a text, id_b text, probability float8, evidence jsonb)
 	LANGUAGE plpgsql VOLATILE
-	-- The records and blocks are read whole: plan for that, not for the
+	-- The records are read whole: plan for that, not for the
 	-- first rows.
 	SET cursor_tuple_fraction = 1
 AS $$
@@ -67,11 +67,12 @@ BEGIN
 	m := crm.match_mapping(source, mapping);
 	kinds := crm._match_mapping_kinds(m);
 	SELECT mm.model_id, mm.weights INTO mid, w FROM crm._match_model(m) mm;
-	OPEN cur NO SCROLL FOR EXECUTE crm._match_run_sql(m);
+	OPEN cur NO SCROLL FOR EXECUTE crm._match_records_sql(m);
 	RETURN QUERY
 	SELECT r.id_a, r.id_b, 1.0 / (1.0 + pg_catalog.power(2.0::float8, -r.weight)),
 		   crm.match_explain(kinds, r.a, r.b, w) || pg_catalog.jsonb_build_object('model', mid)
-	  FROM crm._match_run_pairs(kinds, w, cur, min_probability) r
+	  FROM crm._match_run_pairs(kinds, w, cur, min_probability, crm._match_blocking_rules(m),
+								(m ->> 'max_block_size')::int) r
 	 ORDER BY r.weight DESC, r.id_a, r.id_b;
 	CLOSE cur;
 END;
@@ -97,10 +98,11 @@ BEGIN
 	END IF;
 	m := crm.match_mapping(source, mapping);
 	SELECT mm.weights INTO w FROM crm._match_model(m) mm;
-	OPEN cur NO SCROLL FOR EXECUTE crm._match_run_sql(m);
+	OPEN cur NO SCROLL FOR EXECUTE crm._match_records_sql(m);
 	RETURN QUERY
 	SELECT pg_catalog.dense_rank() OVER (ORDER BY c.cluster)::bigint, c.id, c.probability
-	  FROM crm._match_run_clusters(crm._match_mapping_kinds(m), w, cur, min_probability) c
+	  FROM crm._match_run_clusters(crm._match_mapping_kinds(m), w, cur, min_probability,
+								   crm._match_blocking_rules(m), (m ->> 'max_block_size')::int) c
 	 ORDER BY 1, 2;
 	CLOSE cur;
 END;
