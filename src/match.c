@@ -238,6 +238,7 @@ GetRecord(ArrayType *arr, int nfields, const char *which)
 	r.n = n;
 	r.vid = NULL;
 	r.dict = NULL;
+	r.mask = NULL;
 	r.s = palloc(sizeof(char *) * Max(n, 1));
 	r.len = palloc(sizeof(int) * Max(n, 1));
 	for (int i = 0; i < n; i++)
@@ -576,6 +577,21 @@ NicknamesMatch(CrmMatchState *st, const char *a, int la, const char *b, int lb,
 	return !isnull && DatumGetBool(r);
 }
 
+/*
+ * crm_jaro_winkler_at_least of field fa of record ra and field fb of rb,
+ * first ruled out by the values' character masks when the records have
+ * them (the same answer, without reading the strings).
+ */
+static inline double
+JwAtLeast(const CrmRecordValues *ra, int fa, const char *a, int la,
+		  const CrmRecordValues *rb, int fb, const char *b, int lb, double floor)
+{
+	if (ra->mask != NULL && rb->mask != NULL && ra->mask[fa] != NULL && rb->mask[fb] != NULL &&
+		crm_jaro_winkler_ruled_out(ra->mask[fa][ra->vid[fa]], la, rb->mask[fb][rb->vid[fb]], lb, floor))
+		return 0.0;
+	return crm_jaro_winkler_at_least(a, la, b, lb, floor);
+}
+
 /* Comparison level of field f of records a and b. */
 int
 crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, const CrmRecordValues *rb)
@@ -622,10 +638,10 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 					bo = crm_record_value(rb, other, &lbo);
 				}
 				if (lao > 0 && lbo > 0 &&
-					crm_jaro_winkler_at_least(a, la, bo, lbo, 0.92) >= 0.92 &&
-					crm_jaro_winkler_at_least(ao, lao, b, lb, 0.92) >= 0.92)
+					JwAtLeast(ra, f, a, la, rb, other, bo, lbo, 0.92) >= 0.92 &&
+					JwAtLeast(ra, other, ao, lao, rb, f, b, lb, 0.92) >= 0.92)
 					return base;
-				s = crm_jaro_winkler_at_least(a, la, b, lb, 0.8);
+				s = JwAtLeast(ra, f, a, la, rb, f, b, lb, 0.8);
 				if (s >= 0.92)
 					return base + 1;
 				if (s >= 0.8)
@@ -698,7 +714,7 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 		case CRM_KIND_CITY:
 			if (BytesEq(a, la, b, lb))
 				return 0;
-			s = crm_jaro_winkler_at_least(a, la, b, lb, 0.8);
+			s = JwAtLeast(ra, f, a, la, rb, f, b, lb, 0.8);
 			return s >= 0.92 ? 1 : s >= 0.8 ? 2 : 3;
 		case CRM_KIND_POSTCODE:
 			if (BytesEq(a, la, b, lb))

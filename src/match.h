@@ -118,6 +118,8 @@ typedef struct CrmRecordValues
 	int		   *len;			/* -1 = missing */
 	const int32 *vid;
 	CrmValue   *const *dict;
+	const uint64 *const *mask;	/* with vid: per field NULL or, by value id,
+								 * crm_jaro_winkler_mask of the value */
 } CrmRecordValues;
 
 /* Value of field f of a record and its length (-1 when missing). */

@@ -40,6 +40,7 @@
 #include <math.h>
 
 #include "match.h"
+#include "similarity.h"
 
 
 PG_FUNCTION_INFO_V1(crm_match_clusters);
@@ -332,6 +333,9 @@ typedef struct RunData
 	int32	   *vid;			/* value ids: [rid * nfields + f] */
 	CrmDict    *dict;			/* per field */
 	CrmValue  **dictv;			/* dict[f].v, as CrmRecordValues wants */
+	uint64	  **mask;			/* per field NULL or, by value id, its
+								 * characters (fields compared by
+								 * Jaro-Winkler) */
 	bool	   *read;			/* [rid]: was the record read? */
 	const char **id;			/* ids: [rid] */
 	int		   *idlen;
@@ -641,6 +645,7 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 		ra.s = rb.s = NULL;
 		ra.len = rb.len = NULL;
 		ra.dict = rb.dict = rd->dictv;
+		ra.mask = rb.mask = (const uint64 *const *) rd->mask;
 		ra.vid = &rd->vid[(Size) a * nf];
 		rb.vid = &rd->vid[(Size) b * nf];
 		{
@@ -710,14 +715,26 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 	rd->idlen = palloc(sizeof(int) * rd->cap);
 	rd->dict = palloc(sizeof(CrmDict) * Max(rd->nfields, 1));
 	rd->dictv = palloc(sizeof(CrmValue *) * Max(rd->nfields, 1));
+	rd->mask = palloc(sizeof(uint64 *) * Max(rd->nfields, 1));
 	for (int f = 0; f < rd->nfields; f++)
 		crm_dict_init(&rd->dict[f], rd->cxt, st->kinds[f] != CRM_KIND_ID);
 	crm_dict_init(&rd->ids, rd->cxt, false);
 	ReadCursor(rd, TextDatumGetCString(PG_GETARG_DATUM(2)));
 	for (int f = 0; f < rd->nfields; f++)
 	{
-		crm_dict_freeze(&rd->dict[f]);
-		rd->dictv[f] = rd->dict[f].v;
+		CrmDict    *d = &rd->dict[f];
+
+		crm_dict_freeze(d);
+		rd->dictv[f] = d->v;
+		rd->mask[f] = NULL;
+		if (st->kinds[f] == CRM_KIND_GIVEN_NAME || st->kinds[f] == CRM_KIND_FAMILY_NAME ||
+			st->kinds[f] == CRM_KIND_CITY)
+		{
+			rd->mask[f] = MemoryContextAllocHuge(rd->cxt, sizeof(uint64) * d->n);
+			rd->mask[f][0] = 0;
+			for (int32 id = 1; id < d->n; id++)
+				rd->mask[f][id] = crm_jaro_winkler_mask(d->v[id].s, d->v[id].len);
+		}
 	}
 
 	/* The candidate pairs of the blocking rules. */

@@ -288,6 +288,55 @@ crm_jaro_winkler_at_least(const char *a, int la, const char *b, int lb, double f
 	return crm_jaro_winkler_bytes(a, la, b, lb);
 }
 
+/*
+ * Bit of an ASCII character in a mask: letters and digits their own, the
+ * space its own, other characters share the rest (sharing only weakens the
+ * bound below).  Bit 63 marks a mask as made.
+ */
+static inline int
+MaskBit(unsigned char c)
+{
+	if (c >= 'a' && c <= 'z')
+		return c - 'a';
+	if (c >= '0' && c <= '9')
+		return 26 + (c - '0');
+	if (c == ' ')
+		return 36;
+	return 37 + c % 26;
+}
+
+uint64
+crm_jaro_winkler_mask(const char *s, int len)
+{
+	uint64		m = UINT64CONST(1) << 63;
+
+	if (len <= 0 || !ShortAscii(s, len))
+		return 0;
+	for (int i = 0; i < len; i++)
+		m |= UINT64CONST(1) << MaskBit((unsigned char) s[i]);
+	return m;
+}
+
+/*
+ * crm_jaro_winkler_at_least's bound with the common characters counted from
+ * the masks: every character of a whose bit b lacks is a character of a
+ * that b cannot match, and the other way round, so the common characters
+ * are at most la less those on either side.  That is never fewer than the
+ * exact count, so whatever this rules out, the exact bound rules out too.
+ */
+bool
+crm_jaro_winkler_ruled_out(uint64 ma, int la, uint64 mb, int lb, double floor)
+{
+	int			common;
+	double		bound;
+
+	if (ma == 0 || mb == 0)
+		return false;
+	common = Min(la - pg_popcount64(ma & ~mb), lb - pg_popcount64(mb & ~ma));
+	bound = ((double) common / la + (double) common / lb + 1.0) / 3.0;
+	return 0.6 * bound + 0.4 < floor - 1e-12;
+}
+
 double
 crm_jaro_winkler_bytes(const char *a, int la, const char *b, int lb)
 {

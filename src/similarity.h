@@ -34,6 +34,19 @@ extern double crm_jaro_winkler_at_least(const char *a, int la, const char *b, in
 										double floor);
 
 /*
+ * The characters a string holds, as a 64-bit mask, for ruling out
+ * Jaro-Winkler matches without looking at the strings: 0 when the string
+ * is not short ASCII (then nothing is ruled out).
+ */
+extern uint64 crm_jaro_winkler_mask(const char *s, int len);
+
+/*
+ * True when strings of these masks and byte lengths cannot reach floor, so
+ * crm_jaro_winkler_at_least would return 0 for them.
+ */
+extern bool crm_jaro_winkler_ruled_out(uint64 ma, int la, uint64 mb, int lb, double floor);
+
+/*
  * Optimal string alignment distance (Damerau-Levenshtein without repeated
  * edits of a transposed pair).  max < 0 means unbounded; otherwise the
  * computation stops as soon as the distance must exceed max and returns
