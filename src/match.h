@@ -151,14 +151,14 @@ extern CrmMatchState *crm_match_state(FunctionCallInfo fcinfo, ArrayType *kinds,
 extern void crm_match_begin_run(CrmMatchState *st);
 
 /*
- * Candidate pairs of a whole-table run (match_block.c): records 1..nrec,
- * those with read[r] set holding value ids vid[r * nfields + f] into
- * dict[f].  rules is a text[] of blocking rules, each its parts separated
- * by spaces ("family_name:phonetic given_name:initial"); records sharing a
- * rule's key form a block, and blocks of 2..maxblock records give their
- * pairs as keys (smaller record number high, larger low), appended to
- * *pairs (reallocated as needed; *npairs and *cap updated), duplicates
- * across rules included.
+ * Blocking keys of a whole-table run (match_block.c): records 1..nrec, those
+ * with read[r] set holding value ids vid[r * nfields + f] into dict[f].
+ * rules is a text[] of blocking rules, each its parts separated by spaces
+ * ("family_name:phonetic given_name:initial").  Returns the number of rules
+ * n; (*key)[r * n + k] is the id of record r's key under rule k, below
+ * (*nkeys)[k], and 0 when the record has no key or its block (the records
+ * sharing the key) has fewer than 2 or more than maxblock records.  Every
+ * pair of records sharing a non-zero key is a candidate pair.
  */
 typedef struct CrmBlockInput
 {
@@ -169,9 +169,8 @@ typedef struct CrmBlockInput
 	const bool *read;
 } CrmBlockInput;
 
-extern void crm_match_block(CrmMatchState *st, ArrayType *rules, int maxblock,
-							const CrmBlockInput *in, uint64 **pairs, int64 *npairs,
-							int64 *cap);
+extern int	crm_match_block_keys(CrmMatchState *st, ArrayType *rules, int maxblock,
+								 const CrmBlockInput *in, int32 **key, int32 **nkeys);
 
 /* Level of field f of two records, or CRM_LEVEL_MISSING. */
 extern int	crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra,

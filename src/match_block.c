@@ -295,43 +295,22 @@ AppendPart(StringInfo key, const RulePart *rp, const int32 *row)
 	}
 }
 
-/* Add the pairs of a block of n records. */
-static void
-AddBlockPairs(const int32 *r, int n, uint64 **pairs, int64 *npairs, int64 *cap)
+/*
+ * The blocking keys of every record under every rule (see match.h).
+ */
+int
+crm_match_block_keys(CrmMatchState *st, ArrayType *rules, int maxblock, const CrmBlockInput *in,
+					 int32 **keyp, int32 **nkeysp)
 {
-	int64		add = (int64) n * (n - 1) / 2;
-
-	if (*npairs + add > *cap)
-	{
-		int64		newcap = Max(*cap * 2, *npairs + add);
-
-		if ((Size) newcap > MaxAllocHugeSize / sizeof(uint64))
-			ereport(ERROR,
-					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-					 errmsg("too many candidate pairs"),
-					 errhint("Use stricter blocking rules or a smaller max_block_size in the mapping.")));
-		*pairs = repalloc_huge(*pairs, sizeof(uint64) * newcap);
-		*cap = newcap;
-	}
-	/* Members come in record order, so the first of each pair is the smaller. */
-	for (int i = 0; i < n; i++)
-		for (int j = i + 1; j < n; j++)
-			(*pairs)[(*npairs)++] = ((uint64) r[i] << 32) | (uint32) r[j];
-}
-
-void
-crm_match_block(CrmMatchState *st, ArrayType *rules, int maxblock, const CrmBlockInput *in,
-				uint64 **pairs, int64 *npairs, int64 *cap)
-{
-	MemoryContext work = AllocSetContextCreate(CurrentMemoryContext, "crm match blocking",
-											   ALLOCSET_DEFAULT_SIZES);
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext work = AllocSetContextCreate(caller, "crm match blocking", ALLOCSET_DEFAULT_SIZES);
 	MemoryContext old = MemoryContextSwitchTo(work);
 	Datum	   *texts;
 	bool	   *nulls;
 	int			nrules;
 	PartSet    *sets = NULL;
-	int32	   *key = MemoryContextAllocHuge(work, sizeof(int32) * ((Size) in->nrec + 1));
-	int32	   *members = MemoryContextAllocHuge(work, sizeof(int32) * ((Size) in->nrec + 1));
+	int32	   *key;
+	int32	   *nkeys;
 	StringInfoData kb;
 
 	if (ARR_NDIM(rules) > 1)
@@ -343,6 +322,12 @@ crm_match_block(CrmMatchState *st, ArrayType *rules, int maxblock, const CrmBloc
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("max_block_size must be at least 2")));
 	deconstruct_array(rules, TEXTOID, -1, false, TYPALIGN_INT, &texts, &nulls, &nrules);
+	if (nrules == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("at least one blocking rule is needed")));
+	key = MemoryContextAllocHuge(caller, sizeof(int32) * nrules * ((Size) in->nrec + 1));
+	nkeys = MemoryContextAlloc(caller, sizeof(int32) * nrules);
 	initStringInfo(&kb);
 	for (int i = 0; i < nrules; i++)
 	{
@@ -350,8 +335,7 @@ crm_match_block(CrmMatchState *st, ArrayType *rules, int maxblock, const CrmBloc
 		MemoryContext rulecxt;
 		CrmDict		keys;
 		bool		byid;
-		int32		nkeys;
-		int32	   *start;
+		int32	   *size;
 
 		if (nulls[i])
 			ereport(ERROR,
@@ -363,18 +347,19 @@ crm_match_block(CrmMatchState *st, ArrayType *rules, int maxblock, const CrmBloc
 
 		/*
 		 * Each record's key id: with one part of one field, the part's id
-		 * (0 for a NULL or empty part); otherwise the id of the joined key.
+		 * (none for a NULL or empty part); otherwise the id of the joined key.
 		 */
 		byid = rule.nparts == 1 && !rule.part[0].names;
 		if (!byid)
 			crm_dict_init(&keys, rulecxt, true);
-		for (int32 r = 1; r <= in->nrec; r++)
+		for (int32 r = 0; r <= in->nrec; r++)
 		{
 			const int32 *row = &in->vid[(Size) r * in->nfields];
+			int32	   *k = &key[(Size) r * nrules + i];
 			bool		ok = true;
 
-			key[r] = 0;
-			if (!in->read[r])
+			*k = 0;
+			if (r == 0 || !in->read[r])
 				continue;
 			if (byid)
 			{
@@ -382,57 +367,41 @@ crm_match_block(CrmMatchState *st, ArrayType *rules, int maxblock, const CrmBloc
 				int32		p = ps->pid[row[ps->f]];
 
 				if (p != 0 && ps->parts.v[p].len > 0)
-					key[r] = p;
+					*k = p;
 				continue;
 			}
 			resetStringInfo(&kb);
-			for (int k = 0; k < rule.nparts && ok; k++)
+			for (int j = 0; j < rule.nparts && ok; j++)
 			{
-				if (k > 0)
+				if (j > 0)
 					appendStringInfoChar(&kb, '\x1f');
-				ok = AppendPart(&kb, &rule.part[k], row);
+				ok = AppendPart(&kb, &rule.part[j], row);
 			}
 			if (ok)
-				key[r] = crm_dict_add(&keys, kb.data, kb.len);
+				*k = crm_dict_add(&keys, kb.data, kb.len);
 			if ((r & 65535) == 0)
 				CHECK_FOR_INTERRUPTS();
 		}
-		nkeys = byid ? rule.part[0].a->parts.n : keys.n;
+		nkeys[i] = byid ? rule.part[0].a->parts.n : keys.n;
 
-		/* Group the records by key (a counting sort), in record order. */
-		start = MemoryContextAllocHuge(rulecxt, sizeof(int32) * ((Size) nkeys + 1));
-		memset(start, 0, sizeof(int32) * ((Size) nkeys + 1));
+		/* Blocks of one record, or of more than maxblock, give no pairs. */
+		size = MemoryContextAllocHuge(rulecxt, sizeof(int32) * nkeys[i]);
+		memset(size, 0, sizeof(int32) * nkeys[i]);
 		for (int32 r = 1; r <= in->nrec; r++)
-			if (key[r] != 0)
-				start[key[r]]++;
-		{
-			int32		sum = 0;
-
-			for (int32 k = 0; k <= nkeys; k++)
-			{
-				int32		c = (k < nkeys) ? start[k] : 0;
-
-				start[k] = sum;
-				sum += c;
-			}
-		}
+			size[key[(Size) r * nrules + i]]++;
 		for (int32 r = 1; r <= in->nrec; r++)
-			if (key[r] != 0)
-				members[start[key[r]]++] = r;
-		/* start[k] is now the end of key k's members, the start of k + 1's. */
-		for (int32 k = 1; k < nkeys; k++)
 		{
-			int32		lo = start[k - 1];
-			int32		n = start[k] - lo;
+			int32	   *k = &key[(Size) r * nrules + i];
 
-			if (n >= 2 && n <= maxblock)
-				AddBlockPairs(&members[lo], n, pairs, npairs, cap);
-			if ((k & 65535) == 0)
-				CHECK_FOR_INTERRUPTS();
+			if (*k != 0 && (size[*k] < 2 || size[*k] > maxblock))
+				*k = 0;
 		}
 		MemoryContextSwitchTo(work);
 		MemoryContextDelete(rulecxt);
 	}
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
+	*keyp = key;
+	*nkeysp = nkeys;
+	return nrules;
 }

@@ -66,12 +66,6 @@ PairB(uint64 k)
 	return (int32) (k & 0xFFFFFFFF);
 }
 
-#define ST_SORT sort_pair_keys
-#define ST_ELEMENT_TYPE uint64
-#define ST_COMPARE(a, b) (*(a) < *(b) ? -1 : *(a) > *(b) ? 1 : 0)
-#define ST_SCOPE static
-#define ST_DEFINE
-#include "lib/sort_template.h"
 
 /* Clustering */
 
@@ -340,9 +334,7 @@ typedef struct RunData
 	const char **id;			/* ids: [rid] */
 	int		   *idlen;
 	CrmDict		ids;			/* holds the ids' bytes */
-	uint64	   *pairs;			/* candidate pair keys, duplicates included */
-	int64		npairs;
-	int64		pairs_cap;
+	uint64	   *pairs;			/* the candidate pairs' keys */
 } RunData;
 
 static void
@@ -464,11 +456,6 @@ ReadCursor(RunData *rd, const char *name)
 	MemoryContextDelete(batch);
 }
 
-/* How many pairs ahead the next records' rows are fetched into the cache. */
-#define PREFETCH_PAIRS 8
-/* Dictionaries of more values than this are not expected in the cache. */
-#define BIG_DICT 8192
-
 static inline void
 Prefetch(const void *p)
 {
@@ -476,6 +463,17 @@ Prefetch(const void *p)
 	__builtin_prefetch(p);
 #endif
 }
+
+/* Dictionaries of more values than this are not expected in the cache. */
+#define BIG_DICT 8192
+
+/*
+ * How many records ahead of the block being scored their rows, then their
+ * values in the large dictionaries, then those values' bytes are fetched.
+ */
+#define PREFETCH_ROWS 48
+#define PREFETCH_VALUES 24
+#define PREFETCH_BYTES 12
 
 /* Match weight (log2 odds) of probability p; p in [0, 1]. */
 static double
@@ -510,8 +508,8 @@ CheapKind(int kind)
 }
 
 /*
- * Sort and deduplicate the candidate pairs and score each one; returns the
- * number of unique pairs, with their match weights (log2 odds) in *wp.
+ * How pairs are scored: the fields in comparison order, and the bounds for
+ * stopping early.
  *
  * Only three things about a pair are ever used: its exact weight when its
  * probability reaches minp, and otherwise whether it falls below the veto
@@ -523,66 +521,62 @@ CheapKind(int kind)
  * A pair compared in full is summed in field order, as before, so its
  * weight is exactly what it always was.
  */
-static int64
-ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
+typedef struct Scorer
 {
-	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
-	ArrayType  *weights = PG_GETARG_ARRAYTYPE_P(1);
-	CrmMatchState *st = crm_match_state(fcinfo, kinds, weights);
-	float8		minp = PG_GETARG_FLOAT8(3);
+	CrmMatchState *st;
+	int			nf;
+	int			ncmp;			/* fields compared (not ids) */
+	int		   *order;			/* [ncmp] */
+	int		   *level;			/* [nf] */
+	double	   *maxrest;		/* [ncmp + 1]: most the fields from k on add */
+	double	   *minrest;
+	double		minw;			/* below: under minp */
+	double		vetolo;			/* below: under the veto level */
+	double		vetohi;			/* above: over it */
+} Scorer;
+
+static void
+InitScorer(Scorer *sc, CrmMatchState *st, float8 minp)
+{
+	int			nf = st->nfields;
 
 	/*
 	 * A margin far above the rounding of a handful of additions, far below
 	 * any difference between weights that matters.
 	 */
 	const double margin = 1e-6;
+	double		vetow = WeightOf(Min(0.5, 1.0 - minp));
+
+	sc->st = st;
+	sc->nf = nf;
+	sc->ncmp = 0;
+
 	/*
 	 * Near 1 the probability itself rounds (to 1 from a weight of about 53),
 	 * so there nothing is skipped for being below minp.
 	 */
-	double		minw = minp > 0.999999 ? -INFINITY : WeightOf(minp) - margin;
-	double		vetow = WeightOf(Min(0.5, 1.0 - minp));
-	double		vetolo = vetow - margin;
-	double		vetohi = vetow + margin;
-	MemoryContext scratch,
-				old;
-	float8	   *wt;
-	int			nbig = 0;
-	int			ncmp = 0;
-	int		   *big;
-	int64		nu = 0;
-	int		   *order;
-	int		   *level;
-	double	   *maxrest,
-			   *minrest;
-	int			nf = rd->nfields;
-
-	if (st->nfields != rd->nfields)
-		elog(ERROR, "field count changed while reading");
-
-	/*
-	 * Comparison order (ids are never compared), and what the fields after
-	 * each step can add.
-	 */
-	order = palloc(sizeof(int) * Max(nf, 1));
-	level = palloc(sizeof(int) * Max(nf, 1));
-	maxrest = palloc(sizeof(double) * (nf + 1));
-	minrest = palloc(sizeof(double) * (nf + 1));
+	sc->minw = minp > 0.999999 ? -INFINITY : WeightOf(minp) - margin;
+	sc->vetolo = vetow - margin;
+	sc->vetohi = vetow + margin;
+	sc->order = palloc(sizeof(int) * Max(nf, 1));
+	sc->level = palloc(sizeof(int) * Max(nf, 1));
+	sc->maxrest = palloc(sizeof(double) * (nf + 1));
+	sc->minrest = palloc(sizeof(double) * (nf + 1));
 	for (int f = 0; f < nf; f++)
 	{
-		level[f] = CRM_LEVEL_MISSING;
+		sc->level[f] = CRM_LEVEL_MISSING;
 		if (st->kinds[f] == CRM_KIND_ID)
 			continue;
 		if (CheapKind(st->kinds[f]))
-			order[ncmp++] = f;
+			sc->order[sc->ncmp++] = f;
 	}
 	for (int f = 0; f < nf; f++)
 		if (st->kinds[f] != CRM_KIND_ID && !CheapKind(st->kinds[f]))
-			order[ncmp++] = f;
-	maxrest[ncmp] = minrest[ncmp] = 0;
-	for (int k = ncmp - 1; k >= 0; k--)
+			sc->order[sc->ncmp++] = f;
+	sc->maxrest[sc->ncmp] = sc->minrest[sc->ncmp] = 0;
+	for (int k = sc->ncmp - 1; k >= 0; k--)
 	{
-		int			f = order[k];
+		int			f = sc->order[k];
 		double		hi = 0,
 					lo = 0;			/* a missing value adds nothing */
 
@@ -591,105 +585,217 @@ ScorePairs(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 			hi = Max(hi, st->weights[st->offset[f] + l]);
 			lo = Min(lo, st->weights[st->offset[f] + l]);
 		}
-		maxrest[k] = maxrest[k + 1] + hi;
-		minrest[k] = minrest[k + 1] + lo;
+		sc->maxrest[k] = sc->maxrest[k + 1] + hi;
+		sc->minrest[k] = sc->minrest[k + 1] + lo;
 	}
-	if (rd->npairs > 0)
-		sort_pair_keys(rd->pairs, rd->npairs);
-	for (int64 i = 0; i < rd->npairs; i++)
-		if (nu == 0 || rd->pairs[i] != rd->pairs[nu - 1])
-			rd->pairs[nu++] = rd->pairs[i];
-	wt = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float8) * Max(nu, 1));
+}
+
+/* The weight of a pair of records (see Scorer). */
+static inline double
+ScoreOne(Scorer *sc, const CrmRecordValues *ra, const CrmRecordValues *rb)
+{
+	const float8 *weights = sc->st->weights;
+	double		sofar = weights[0];
+	double		w = weights[0];
+
+	for (int k = 0; k < sc->ncmp; k++)
+	{
+		int			f = sc->order[k];
+		double		hi = sofar + sc->maxrest[k],
+					lo = sofar + sc->minrest[k];
+
+		if (hi < sc->minw && (hi < sc->vetolo || lo > sc->vetohi))
+			/* Below minp, and on one side of the veto level. */
+			return hi < sc->vetolo ? hi : lo;
+		sc->level[f] = crm_match_compare_field(sc->st, f, ra, rb);
+		if (sc->level[f] >= 0)
+			sofar += weights[sc->st->offset[f] + sc->level[f]];
+	}
+	for (int f = 0; f < sc->nf; f++)
+		if (sc->level[f] >= 0)
+			w += weights[sc->st->offset[f] + sc->level[f]];
+	return w;
+}
+
+/*
+ * Score every candidate pair once; returns the number of pairs, their keys
+ * in rd->pairs and match weights (log2 odds) in *wp.
+ *
+ * The pairs are taken block by block, rule after rule: a block's records
+ * (at most max_block_size) are fetched into the cache once and compared
+ * with each other there, where a million records taken pair by pair would
+ * fetch one from main memory for almost every pair.  A pair of records that
+ * also share the key of an earlier rule was scored with that rule's block,
+ * so each pair is scored exactly once, without sorting the pairs to find
+ * the duplicates.
+ */
+static int64
+BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
+{
+	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
+	ArrayType  *weights = PG_GETARG_ARRAYTYPE_P(1);
+	CrmMatchState *st = crm_match_state(fcinfo, kinds, weights);
+	float8		minp = PG_GETARG_FLOAT8(3);
+	int			nf = rd->nfields;
+	CrmBlockInput in;
+	Scorer		sc;
+	MemoryContext scratch,
+				old;
+	int32	   *key,
+			   *nkeys,
+			   *start,
+			   *members;
+	int			nrules;
+	int			nbig = 0;
+	int		   *big;
+	int64		np = 0;
+	int64		cap = 1024;
+	float8	   *wt;
+	CrmRecordValues ra,
+				rb;
+
+	if (st->nfields != rd->nfields)
+		elog(ERROR, "field count changed while reading");
+	InitScorer(&sc, st, minp);
 	crm_match_begin_run(st);
+
+	in.nfields = nf;
+	in.nrec = rd->nrec;
+	in.vid = rd->vid;
+	in.dict = rd->dict;
+	in.read = rd->read;
+	nrules = crm_match_block_keys(st, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_INT32(5), &in, &key, &nkeys);
+
 	/*
 	 * Fields with many distinct values: their values are scattered in
-	 * memory, fetched ahead too.  A field with few stays in the cache.
+	 * memory and are fetched ahead with the records.  A field with few stays
+	 * in the cache.
 	 */
 	big = palloc(sizeof(int) * Max(nf, 1));
 	for (int f = 0; f < nf; f++)
 		if (rd->dict[f].n > BIG_DICT && st->kinds[f] != CRM_KIND_ID)
 			big[nbig++] = f;
 
+	rd->pairs = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(uint64) * cap);
+	wt = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(float8) * cap);
+	members = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * ((Size) rd->nrec + 1));
+	ra.n = rb.n = nf;
+	ra.s = rb.s = NULL;
+	ra.len = rb.len = NULL;
+	ra.dict = rb.dict = rd->dictv;
+	ra.mask = rb.mask = (const uint64 *const *) rd->mask;
+
 	scratch = AllocSetContextCreate(CurrentMemoryContext, "crm match pairs", ALLOCSET_DEFAULT_SIZES);
-	old = MemoryContextSwitchTo(scratch);
-	for (int64 i = 0; i < nu; i++)
+	for (int k = 0; k < nrules; k++)
 	{
-		int32		a = PairA(rd->pairs[i]),
-					b = PairB(rd->pairs[i]);
-		CrmRecordValues ra,
-					rb;
-		double		w = st->weights[0];
+		int32		nm = 0;
+		int32		pfrow = 0,
+					pfval = 0,
+					pfstr = 0;
 
-		/*
-		 * The pairs come sorted by their first record, so the second one's
-		 * row is the one that misses the cache: ask for it a few pairs ahead.
-		 */
-		if (i + 2 * PREFETCH_PAIRS < nu)
-			Prefetch(&rd->vid[(Size) PairB(rd->pairs[i + 2 * PREFETCH_PAIRS]) * nf]);
-		if (i + PREFETCH_PAIRS < nu)
+		/* The records of each block of rule k, in record order. */
+		start = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * ((Size) nkeys[k] + 1));
+		memset(start, 0, sizeof(int32) * ((Size) nkeys[k] + 1));
+		for (int32 r = 1; r <= rd->nrec; r++)
+			start[key[(Size) r * nrules + k]]++;
+		start[0] = 0;
+		for (int32 i = 0, sum = 0; i <= nkeys[k]; i++)
 		{
-			const int32 *row = &rd->vid[(Size) PairB(rd->pairs[i + PREFETCH_PAIRS]) * nf];
+			int32		c = (i < nkeys[k]) ? start[i] : 0;
 
-			for (int k = 0; k < nbig; k++)
-				Prefetch(&rd->dictv[big[k]][row[big[k]]]);
+			start[i] = sum;
+			sum += c;
 		}
-		if (i + PREFETCH_PAIRS / 2 < nu)
+		for (int32 r = 1; r <= rd->nrec; r++)
 		{
-			const int32 *row = &rd->vid[(Size) PairB(rd->pairs[i + PREFETCH_PAIRS / 2]) * nf];
+			int32		kr = key[(Size) r * nrules + k];
 
-			for (int k = 0; k < nbig; k++)
-				if (row[big[k]] != 0)
-					Prefetch(rd->dictv[big[k]][row[big[k]]].s);
-		}
-		ra.n = rb.n = nf;
-		ra.s = rb.s = NULL;
-		ra.len = rb.len = NULL;
-		ra.dict = rb.dict = rd->dictv;
-		ra.mask = rb.mask = (const uint64 *const *) rd->mask;
-		ra.vid = &rd->vid[(Size) a * nf];
-		rb.vid = &rd->vid[(Size) b * nf];
-		{
-			double		sofar = st->weights[0];
-			bool		decided = false;
-
-			for (int k = 0; k < ncmp; k++)
+			if (kr != 0)
 			{
-				int			f = order[k];
-				double		hi = sofar + maxrest[k],
-							lo = sofar + minrest[k];
-
-				if (hi < minw && (hi < vetolo || lo > vetohi))
-				{
-					/* Below minp, and on one side of the veto level. */
-					w = hi < vetolo ? hi : lo;
-					decided = true;
-					break;
-				}
-				level[f] = crm_match_compare_field(st, f, &ra, &rb);
-				if (level[f] >= 0)
-					sofar += st->weights[st->offset[f] + level[f]];
+				members[start[kr]++] = r;
+				nm++;
 			}
-			if (!decided)
-				for (int f = 0; f < nf; f++)
-					if (level[f] >= 0)
-						w += st->weights[st->offset[f] + level[f]];
 		}
-		wt[i] = w;
-		if ((i & 1023) == 1023)
+		/* Now block i is members[start[i - 1] .. start[i] - 1]. */
+
+		old = MemoryContextSwitchTo(scratch);
+		for (int32 i = 1, lo = 0; i < nkeys[k]; lo = start[i], i++)
 		{
-			MemoryContextReset(scratch);
-			CHECK_FOR_INTERRUPTS();
+			int32		n = start[i] - lo;
+			const int32 *m = &members[lo];
+
+			if (n < 2)
+				continue;
+
+			/*
+			 * Ask for the records of this block and the next ones, and then
+			 * for their scattered values, some records ahead of their use.
+			 */
+			for (; pfrow < Min(nm, Max(lo + PREFETCH_ROWS, start[i])); pfrow++)
+				Prefetch(&rd->vid[(Size) members[pfrow] * nf]);
+			for (; pfval < Min(pfrow, Max(lo + PREFETCH_VALUES, start[i])); pfval++)
+			{
+				const int32 *row = &rd->vid[(Size) members[pfval] * nf];
+
+				for (int j = 0; j < nbig; j++)
+					Prefetch(&rd->dictv[big[j]][row[big[j]]]);
+			}
+			for (; pfstr < Min(pfval, Max(lo + PREFETCH_BYTES, start[i])); pfstr++)
+			{
+				const int32 *row = &rd->vid[(Size) members[pfstr] * nf];
+
+				for (int j = 0; j < nbig; j++)
+					if (row[big[j]] != 0)
+						Prefetch(rd->dictv[big[j]][row[big[j]]].s);
+			}
+
+			for (int x = 0; x < n - 1; x++)
+			{
+				const int32 *ka = &key[(Size) m[x] * nrules];
+
+				ra.vid = &rd->vid[(Size) m[x] * nf];
+				for (int y = x + 1; y < n; y++)
+				{
+					const int32 *kb = &key[(Size) m[y] * nrules];
+					bool		seen = false;
+
+					/* Scored already with an earlier rule's block? */
+					for (int e = 0; e < k && !seen; e++)
+						seen = ka[e] != 0 && ka[e] == kb[e];
+					if (seen)
+						continue;
+					if (np == cap)
+					{
+						if ((Size) cap * 2 > MaxAllocHugeSize / sizeof(uint64))
+							ereport(ERROR,
+									(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+									 errmsg("too many candidate pairs"),
+									 errhint("Use stricter blocking rules or a smaller max_block_size in the mapping.")));
+						cap *= 2;
+						rd->pairs = repalloc_huge(rd->pairs, sizeof(uint64) * cap);
+						wt = repalloc_huge(wt, sizeof(float8) * cap);
+					}
+					rb.vid = &rd->vid[(Size) m[y] * nf];
+					rd->pairs[np] = PairKey(m[x], m[y]);
+					wt[np++] = ScoreOne(&sc, &ra, &rb);
+					if ((np & 1023) == 0)
+					{
+						MemoryContextReset(scratch);
+						CHECK_FOR_INTERRUPTS();
+					}
+				}
+			}
 		}
+		MemoryContextSwitchTo(old);
+		pfree(start);
 	}
-	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
-	pfree(order);
-	pfree(level);
+	pfree(members);
+	pfree(key);
+	pfree(nkeys);
 	pfree(big);
-	pfree(maxrest);
-	pfree(minrest);
 	*wp = wt;
-	return nu;
+	return np;
 }
 
 static inline float8
@@ -703,7 +809,6 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 {
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	CrmMatchState *st = crm_match_state(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(1));
-	CrmBlockInput in;
 
 	memset(rd, 0, sizeof(RunData));
 	rd->cxt = CurrentMemoryContext;
@@ -737,17 +842,7 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 		}
 	}
 
-	/* The candidate pairs of the blocking rules. */
-	in.nfields = rd->nfields;
-	in.nrec = rd->nrec;
-	in.vid = rd->vid;
-	in.dict = rd->dict;
-	in.read = rd->read;
-	rd->pairs_cap = 1024;
-	rd->pairs = palloc(sizeof(uint64) * rd->pairs_cap);
-	crm_match_block(st, PG_GETARG_ARRAYTYPE_P(4), PG_GETARG_INT32(5), &in,
-					&rd->pairs, &rd->npairs, &rd->pairs_cap);
-	*np = ScorePairs(fcinfo, rd, w);
+	*np = BlockAndScore(fcinfo, rd, w);
 }
 
 static Datum
