@@ -16,6 +16,8 @@
  *
  * Given names use the nickname table through crm.given_names_match(text,
  * text) when it exists; without it that level falls back to string rules.
+ * A whole-table run asks names.c for each distinct given name's roots once
+ * instead, and compares the roots of each pair.
  * Phones are prepared without parsing (parsing costs tens of microseconds
  * a value, most of a million-record run): "+digits" when written with a
  * country code, "~digits" otherwise.  Only pairs of "+" numbers that differ
@@ -27,7 +29,6 @@
 
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
-#include "common/hashfn.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -492,62 +493,37 @@ typedef struct NickEntry
 	bool		match;
 } NickEntry;
 
-/*
- * In a whole-table run the records carry value ids (match_cluster.c), and
- * the answers are remembered by the pair of ids instead: no copying and
- * hashing of the names.
- */
-typedef struct NickIdEntry
-{
-	uint64		key;			/* value id of a high, of b low */
-	char		status;
-	bool		match;
-} NickIdEntry;
-
-#define SH_PREFIX nickid
-#define SH_ELEMENT_TYPE NickIdEntry
-#define SH_KEY_TYPE uint64
-#define SH_KEY key
-#define SH_HASH_KEY(tb, key) murmurhash32((uint32) (key) ^ murmurhash32((uint32) ((key) >> 32)))
-#define SH_EQUAL(tb, a, b) ((a) == (b))
-#define SH_SCOPE static inline
-#define SH_DECLARE
-#define SH_DEFINE
-#include "lib/simplehash.h"
-
-void
-crm_match_begin_run(CrmMatchState *st)
-{
-	if (st->nick_ids != NULL)
-		nickid_destroy(st->nick_ids);
-	st->nick_ids = NULL;
-}
-
 static bool
 NicknamesMatch(CrmMatchState *st, const char *a, int la, const char *b, int lb,
 			   int32 ida, int32 idb)
 {
 	NickKey		key;
 	NickEntry  *e = NULL;
-	NickIdEntry *ie = NULL;
 	bool		found = false;
 	bool		isnull;
-	bool		match;
 	Datum		r;
 
-	if (ida > 0 && idb > 0)
+	/*
+	 * In a whole-table run (match_cluster.c) each distinct given name's roots
+	 * are known: the names match when their sorted root lists meet.
+	 */
+	if (st->nick_roots != NULL && ida > 0 && idb > 0)
 	{
-		uint64		k = ((uint64) ida << 32) | (uint32) idb;
+		const int32 *pa = &st->nick_roots->pool[st->nick_roots->off[ida]];
+		const int32 *ea = &st->nick_roots->pool[st->nick_roots->off[ida + 1]];
+		const int32 *pb = &st->nick_roots->pool[st->nick_roots->off[idb]];
+		const int32 *eb = &st->nick_roots->pool[st->nick_roots->off[idb + 1]];
 
-		if (st->nick_ids == NULL)
-			st->nick_ids = nickid_create(st->cxt, 1024, NULL);
-		else if ((ie = nickid_lookup(st->nick_ids, k)) != NULL)
-			return ie->match;
-		r = CallHelper(&st->nick_fn, a, la, b, lb, &isnull);
-		match = !isnull && DatumGetBool(r);
-		if (st->nick_ids->members < NICK_CACHE_MAX)
-			nickid_insert(st->nick_ids, k, &found)->match = match;
-		return match;
+		while (pa < ea && pb < eb)
+		{
+			if (*pa == *pb)
+				return true;
+			if (*pa < *pb)
+				pa++;
+			else
+				pb++;
+		}
+		return false;
 	}
 	if (la <= NICK_CACHE_LEN && lb <= NICK_CACHE_LEN)
 	{

@@ -70,8 +70,20 @@ typedef struct CrmMatchState
 	FmgrInfo	nick_fn;
 	MemoryContext cxt;			/* where the state lives */
 	struct HTAB *nick_cache;	/* given-name pairs already asked about */
-	struct nickid_hash *nick_ids;	/* the same by value ids, for one run */
+	const struct CrmNickRoots *nick_roots;	/* set by a whole-table run */
 } CrmMatchState;
+
+/*
+ * The nickname roots of the given names of a whole-table run, by value id
+ * (see crm_given_name_roots): value v has the sorted root ids
+ * pool[off[v]] .. pool[off[v + 1] - 1], and two given names are nicknames
+ * of each other when their lists share one.
+ */
+typedef struct CrmNickRoots
+{
+	const int32 *off;
+	const int32 *pool;
+} CrmNickRoots;
 
 /* A distinct prepared value of a whole-table run; len -1 = missing. */
 typedef struct CrmValue
@@ -143,12 +155,6 @@ crm_record_value(const CrmRecordValues *r, int f, int *len)
  */
 extern CrmMatchState *crm_match_state(FunctionCallInfo fcinfo, ArrayType *kinds,
 									  ArrayType *weights);
-
-/*
- * Start a whole-table run whose records carry value ids: forget what was
- * remembered by the ids of an earlier run.
- */
-extern void crm_match_begin_run(CrmMatchState *st);
 
 /*
  * Blocking keys of a whole-table run (match_block.c): records 1..nrec, those

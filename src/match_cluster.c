@@ -40,6 +40,7 @@
 #include <math.h>
 
 #include "match.h"
+#include "names.h"
 #include "similarity.h"
 
 
@@ -657,7 +658,6 @@ BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	if (st->nfields != rd->nfields)
 		elog(ERROR, "field count changed while reading");
 	InitScorer(&sc, st, minp);
-	crm_match_begin_run(st);
 
 	in.nfields = nf;
 	in.nrec = rd->nrec;
@@ -798,6 +798,68 @@ BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	return np;
 }
 
+static int
+Int32Cmp(const void *a, const void *b)
+{
+	int32		x = *(const int32 *) a;
+	int32		y = *(const int32 *) b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The nickname roots of each distinct given name (crm_given_name_roots), as
+ * sorted ids: once per name, where asking crm.given_names_match() about
+ * every pair of names a million records bring together meant millions of
+ * calls.
+ */
+static CrmNickRoots *
+GivenNameRoots(const CrmDict *d)
+{
+	CrmNickRoots *nr = palloc(sizeof(CrmNickRoots));
+	int32	   *off = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * ((Size) d->n + 1));
+	int32	   *pool;
+	int64		cap = Max(d->n, 16);
+	int64		used = 0;
+	CrmDict		ids;
+
+	crm_dict_init(&ids, CurrentMemoryContext, true);
+	pool = MemoryContextAllocHuge(CurrentMemoryContext, sizeof(int32) * cap);
+	crm_given_names_begin();
+	off[0] = off[1] = 0;
+	for (int32 v = 1; v < d->n; v++)
+	{
+		char	  **roots;
+		int			n = crm_given_name_roots(d->v[v].s, d->v[v].len, &roots);
+		int64		start = used;
+
+		if (used + n > PG_INT32_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many nickname roots")));
+		if (used + n > cap)
+		{
+			cap = Max(cap * 2, used + n);
+			pool = repalloc_huge(pool, sizeof(int32) * cap);
+		}
+		for (int i = 0; i < n; i++)
+		{
+			pool[used++] = crm_dict_add(&ids, roots[i], strlen(roots[i]));
+			pfree(roots[i]);
+		}
+		if (roots != NULL)
+			pfree(roots);
+		qsort(&pool[start], used - start, sizeof(int32), Int32Cmp);
+		off[v + 1] = used;
+		if ((v & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	crm_dict_freeze(&ids);
+	nr->off = off;
+	nr->pool = pool;
+	return nr;
+}
+
 static inline float8
 Probability(float8 w)
 {
@@ -810,6 +872,8 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	CrmMatchState *st = crm_match_state(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(1));
 
+	if (PG_NARGS() != 6)
+		elog(ERROR, "crm's SQL functions do not match its library; run ALTER EXTENSION crm UPDATE");
 	memset(rd, 0, sizeof(RunData));
 	rd->cxt = CurrentMemoryContext;
 	rd->nfields = st->nfields;
@@ -842,7 +906,11 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 		}
 	}
 
+	st->nick_roots = NULL;
+	if (st->has_nick && st->given_idx >= 0)
+		st->nick_roots = GivenNameRoots(&rd->dict[st->given_idx]);
 	*np = BlockAndScore(fcinfo, rd, w);
+	st->nick_roots = NULL;
 }
 
 static Datum

@@ -701,6 +701,55 @@ crm_given_names_match(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
+/*
+ * For callers comparing many pairs of a few thousand distinct given names
+ * (the dedupe engine, match_cluster.c): the table as a query calling
+ * crm.given_names_match() sees it, read once per run.
+ */
+void
+crm_given_names_begin(void)
+{
+	AcceptInvalidationMessages();
+	if (nick_hash == NULL || nick_cache_gen != nick_inval_gen)
+		LoadNicknames();
+}
+
+/*
+ * A given name's roots, each palloc'd: crm.given_names_match(a, b) is true
+ * exactly when the lists of a and b share an entry (Roots() holds a name's
+ * key among its roots or is the key alone, so equal keys share one).  A
+ * name folding to nothing has none; a name too long for the table stands
+ * for itself, marked by a leading U+0001 that no folded name has, so it
+ * shares only with the same long name.  The table is the one read by
+ * crm_given_names_begin().
+ */
+int
+crm_given_name_roots(const char *s, int len, char ***roots)
+{
+	char		key[NICK_KEYLEN];
+	char	   *longkey;
+	char	   *self;
+	char *const *r;
+	int			n;
+
+	*roots = NULL;
+	if (!GivenArg(cstring_to_text_with_len(s, len), key, sizeof(key), &longkey))
+		return 0;
+	if (longkey != NULL)
+	{
+		*roots = palloc(sizeof(char *));
+		(*roots)[0] = psprintf("\x01%s", longkey);
+		return 1;
+	}
+	if (nick_hash == NULL)
+		LoadNicknames();
+	r = Roots(key, &n, &self);
+	*roots = palloc(sizeof(char *) * n);
+	for (int i = 0; i < n; i++)
+		(*roots)[i] = pstrdup(r[i]);
+	return n;
+}
+
 PG_FUNCTION_INFO_V1(crm_nicknames_changed);
 
 /*

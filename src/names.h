@@ -87,4 +87,12 @@ extern void crm_key_raise(CrmKeyStatus st, const char *what, size_t len);
 extern const char *crm_text_to_utf8(struct varlena *t, size_t *len);
 extern struct varlena *crm_buf_to_text(CrmBuf *b);
 
+/*
+ * names.c, for the dedupe engine (match_cluster.c): a given name's roots,
+ * so that crm.given_names_match(a, b) is true exactly when the lists of a
+ * and b share an entry.  crm_given_names_begin() once per run first.
+ */
+extern void crm_given_names_begin(void);
+extern int	crm_given_name_roots(const char *s, int len, char ***roots);
+
 #endif							/* CRM_NAMES_H */
