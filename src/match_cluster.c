@@ -732,7 +732,11 @@ BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 			 * for their scattered values, some records ahead of their use.
 			 */
 			for (; pfrow < Min(nm, Max(lo + PREFETCH_ROWS, start[i])); pfrow++)
+			{
 				Prefetch(&rd->vid[(Size) members[pfrow] * nf]);
+				if (k > 0)
+					Prefetch(&key[(Size) members[pfrow] * nrules]);
+			}
 			for (; pfval < Min(pfrow, Max(lo + PREFETCH_VALUES, start[i])); pfval++)
 			{
 				const int32 *row = &rd->vid[(Size) members[pfval] * nf];
