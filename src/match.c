@@ -96,7 +96,6 @@ PG_FUNCTION_INFO_V1(crm_match_weight);
 PG_FUNCTION_INFO_V1(crm_match_levels_weight);
 PG_FUNCTION_INFO_V1(crm_match_explain);
 PG_FUNCTION_INFO_V1(crm_match_kind_levels);
-PG_FUNCTION_INFO_V1(crm_match_fold);
 
 
 static bool
@@ -922,19 +921,4 @@ crm_match_kind_levels(PG_FUNCTION_ARGS)
 	for (int i = 0; i < crm_kinds[k].nlevels; i++)
 		d[i] = CStringGetTextDatum(crm_kinds[k].levels[i]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(d, crm_kinds[k].nlevels, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
-/*
- * crm.match_fold(text) -> text: transliterated to ASCII, lower case,
- * punctuation turned into single spaces; NULL when nothing is left.
- */
-Datum
-crm_match_fold(PG_FUNCTION_ARGS)
-{
-	text	   *t = PG_GETARG_TEXT_PP(0);
-	char	   *f = crm_fold_bytes(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-
-	if (f[0] == '\0')
-		PG_RETURN_NULL();
-	PG_RETURN_TEXT_P(cstring_to_text(f));
 }

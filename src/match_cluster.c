@@ -476,6 +476,12 @@ Prefetch(const void *p)
 #define PREFETCH_VALUES 24
 #define PREFETCH_BYTES 12
 
+static inline float8
+Probability(float8 w)
+{
+	return 1.0 / (1.0 + pow(2.0, -w));
+}
+
 /* Match weight (log2 odds) of probability p; p in [0, 1]. */
 static double
 WeightOf(float8 p)
@@ -620,7 +626,8 @@ ScoreOne(Scorer *sc, const CrmRecordValues *ra, const CrmRecordValues *rb)
 
 /*
  * Score every candidate pair once; returns the number of pairs, their keys
- * in rd->pairs and match weights (log2 odds) in *wp.
+ * in rd->pairs and match weights (log2 odds) in *wp: all of them, or with
+ * strong_only those at or above min_probability.
  *
  * The pairs are taken block by block, rule after rule: a block's records
  * (at most max_block_size) are fetched into the cache once and compared
@@ -631,7 +638,7 @@ ScoreOne(Scorer *sc, const CrmRecordValues *ra, const CrmRecordValues *rb)
  * the duplicates.
  */
 static int64
-BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
+BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, bool strong_only, float8 **wp)
 {
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	ArrayType  *weights = PG_GETARG_ARRAYTYPE_P(1);
@@ -650,8 +657,10 @@ BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 	int			nbig = 0;
 	int		   *big;
 	int64		np = 0;
+	int64		nscored = 0;
 	int64		cap = 1024;
 	float8	   *wt;
+	double		w;
 	CrmRecordValues ra,
 				rb;
 
@@ -780,13 +789,16 @@ BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **wp)
 						wt = repalloc_huge(wt, sizeof(float8) * cap);
 					}
 					rb.vid = &rd->vid[(Size) m[y] * nf];
-					rd->pairs[np] = PairKey(m[x], m[y]);
-					wt[np++] = ScoreOne(&sc, &ra, &rb);
-					if ((np & 1023) == 0)
+					w = ScoreOne(&sc, &ra, &rb);
+					if ((++nscored & 1023) == 0)
 					{
 						MemoryContextReset(scratch);
 						CHECK_FOR_INTERRUPTS();
 					}
+					if (strong_only && Probability(w) < minp)
+						continue;
+					rd->pairs[np] = PairKey(m[x], m[y]);
+					wt[np++] = w;
 				}
 			}
 		}
@@ -864,14 +876,8 @@ GivenNameRoots(const CrmDict *d)
 	return nr;
 }
 
-static inline float8
-Probability(float8 w)
-{
-	return 1.0 / (1.0 + pow(2.0, -w));
-}
-
 static void
-ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
+ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, bool strong_only, float8 **w, int64 *np)
 {
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	CrmMatchState *st = crm_match_state(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(1));
@@ -913,7 +919,7 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, float8 **w, int64 *np)
 	st->nick_roots = NULL;
 	if (st->has_nick && st->given_idx >= 0)
 		st->nick_roots = GivenNameRoots(&rd->dict[st->given_idx]);
-	*np = BlockAndScore(fcinfo, rd, w);
+	*np = BlockAndScore(fcinfo, rd, strong_only, w);
 	st->nick_roots = NULL;
 }
 
@@ -958,7 +964,7 @@ crm_match_run_pairs(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm match run", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	ReadAndScore(fcinfo, &rd, &w, &np);
+	ReadAndScore(fcinfo, &rd, true, &w, &np);
 	for (int64 i = 0; i < np; i++)
 	{
 		int32		a = PairA(rd.pairs[i]),
@@ -1006,7 +1012,7 @@ crm_match_run_clusters(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	work = AllocSetContextCreate(CurrentMemoryContext, "crm match run", ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
-	ReadAndScore(fcinfo, &rd, &p, &np);
+	ReadAndScore(fcinfo, &rd, false, &p, &np);
 	for (int64 i = 0; i < np; i++)
 		p[i] = Probability(p[i]);
 	group = ClusterPairs(rd.nrec, np, rd.pairs, p, minp);

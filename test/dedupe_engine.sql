@@ -6,7 +6,7 @@
 -- a pair once its fate is settled, and groups the blocking keys itself; none
 -- of that may change a pair, a probability or a cluster.
 BEGIN;
-SELECT plan(12);
+SELECT plan(15);
 
 -- 600 people: ASCII and non-ASCII names, names of several words, phones
 -- with and without a country code, e-mails with +tags and capitals, empty
@@ -142,6 +142,28 @@ SELECT set_eq(
 	$$SELECT id_a, id_b, probability FROM crm.find_duplicates('regress_engine', (SELECT m FROM emap), 0.001)$$,
 	$$SELECT id_a, id_b, p FROM pg_temp.slow_pairs('regress_engine', (SELECT m FROM emap)) WHERE p >= 0.001$$,
 	'and the engine agrees with crm.given_names_match pair by pair');
+
+-- The finders' preparation in C is the SQL it replaced: names (memoized per
+-- query, so each value twice), phones, single date columns.
+CREATE TEMP TABLE prep_in AS
+SELECT x FROM (SELECT first FROM regress_engine UNION ALL SELECT last FROM regress_engine
+			   UNION ALL SELECT first FROM regress_engine) s(x)
+UNION ALL VALUES ('  Dr. José  GARCÍA-López '), ('O''Neil'), ('Øyvind Ærø'), ('---'), (''), ('王小明'), ('Mr'),
+	('+44 (20) 7946-0958'), ('+44 20 7946 0958 ext. 12'), ('020 7946 0958;ext=3'), ('#12'), ('+'), ('++1 2'),
+	('٠١٢٣'), ('12a34'), ('tel: +1 555'), (' +1 555 '), ('1-800-FLOWERS'), (NULL);
+SELECT is_empty($$SELECT x FROM prep_in
+	WHERE crm._match_prepare_name(x) IS DISTINCT FROM crm.match_fold(crm.normalize_name(x))$$,
+	'crm._match_prepare_name is crm.match_fold(crm.normalize_name(x))');
+SELECT is_empty($$SELECT x FROM prep_in
+	WHERE crm._match_prepare_phone(x) IS DISTINCT FROM
+		  NULLIF(NULLIF(CASE WHEN x LIKE '+%' THEN '+' ELSE '~' END
+				|| regexp_replace(regexp_replace(x, '[A-Za-z;#].*$', ''), '[^0-9]', '', 'g'), '+'), '~')$$,
+	'crm._match_prepare_phone is the two regular expressions it replaced');
+SELECT is_empty($$SELECT d FROM (VALUES (date '1980-01-02'), (date '0044-03-15 BC'), (date '12345-06-07'),
+		('infinity'::date), ('-infinity'::date), (NULL::date)) t(d)
+	WHERE to_char(d, 'YYYYMMDD') IS DISTINCT FROM
+		  NULLIF(regexp_replace(NULLIF(btrim(to_char(d, 'YYYYMMDD')), ''), '[^0-9]', '', 'g'), '')$$,
+	'a date column is prepared by to_char alone');
 
 -- Organisations: full names, companies, websites, addresses, regions,
 -- countries and external ids, under the default rules (company:phonetic,

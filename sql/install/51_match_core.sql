@@ -19,6 +19,22 @@ CREATE FUNCTION crm.match_fold(text) RETURNS text
 COMMENT ON FUNCTION crm.match_fold(text) IS
 	'text folded for matching: transliterated to ASCII, lower case, punctuation as single spaces; NULL when empty';
 
+-- The finders' preparation of names and phones (src/match_prepare.c):
+-- crm.match_fold(crm.normalize_name(x)) in one call, remembered per
+-- distinct input for the query, and the digits of a phone with "+" or "~"
+-- in front.
+CREATE FUNCTION crm._match_prepare_name(text) RETURNS text
+	AS 'MODULE_PATHNAME', 'crm_match_prepare_name'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10;
+COMMENT ON FUNCTION crm._match_prepare_name(text) IS
+	'a name prepared for matching: crm.match_fold(crm.normalize_name(x))';
+
+CREATE FUNCTION crm._match_prepare_phone(text) RETURNS text
+	AS 'MODULE_PATHNAME', 'crm_match_prepare_phone'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 1;
+COMMENT ON FUNCTION crm._match_prepare_phone(text) IS
+	'a phone prepared for matching: "+" (written with a country code) or "~", then the digits before any extension; NULL without digits';
+
 -- STABLE: given names and phones are compared through crm.given_names_match
 -- and crm.phone_match when those exist, and phone parsing reads a GUC.
 CREATE FUNCTION crm.match_levels(kinds text[], a text[], b text[]) RETURNS int2[]

@@ -23,8 +23,9 @@ BEGIN
 	WHEN 'id' THEN
 		RETURN expr;
 	WHEN 'given_name', 'family_name', 'full_name' THEN
+		-- crm._match_prepare_name(x) is crm.match_fold(crm.normalize_name(x)).
 		IF pg_catalog.to_regprocedure('crm.normalize_name(text)') IS NOT NULL THEN
-			RETURN pg_catalog.format('crm.match_fold(crm.normalize_name(%s))', expr);
+			RETURN pg_catalog.format('crm._match_prepare_name(%s)', expr);
 		END IF;
 		RETURN pg_catalog.format('crm.match_fold(%s)', expr);
 	WHEN 'company' THEN
@@ -63,9 +64,7 @@ BEGIN
 		-- anything from the first letter on (an extension) is left out.
 		-- No parsing here (it costs tens of microseconds a value): match.c
 		-- asks libphonenumber about the few pairs that need it.
-		RETURN pg_catalog.format(
-			$f$NULLIF(NULLIF(CASE WHEN %1$s LIKE '+%%' THEN '+' ELSE '~' END || pg_catalog.regexp_replace(pg_catalog.regexp_replace(%1$s, '[A-Za-z;#].*$', ''), '[^0-9]', '', 'g'), '+'), '~')$f$,
-			expr);
+		RETURN pg_catalog.format('crm._match_prepare_phone(%s)', expr);
 	WHEN 'birth_date' THEN
 		RETURN pg_catalog.format($f$NULLIF(pg_catalog.regexp_replace(%s, '[^0-9]', '', 'g'), '')$f$, expr);
 	WHEN 'postcode' THEN
@@ -274,6 +273,12 @@ BEGIN
 				  FROM pg_catalog.jsonb_array_elements_text(f -> 'columns') WITH ORDINALITY AS t(c, o)
 				  JOIN pg_catalog.pg_attribute a
 					ON a.attrelid = (m ->> 'source')::regclass AND a.attname = t.c) AS cols;
+		IF f ->> 'kind' = 'birth_date' AND raw LIKE 'pg\_catalog.to\_char(%' THEN
+			-- One date column: to_char gives digits only, or NULL (for NULL
+			-- and infinity), which the preparation below leaves as they are.
+			exprs := exprs || raw;
+			CONTINUE;
+		END IF;
 		raw := pg_catalog.format('NULLIF(pg_catalog.btrim(%s), '''')', raw);
 		exprs := exprs || crm._match_prepare_expr(f ->> 'kind', raw);
 	END LOOP;
