@@ -129,7 +129,7 @@ static const char *const RefillSql =
 
 /*
  * The contacts whose grade changed, with their new score and grade: the
- * contacts' own scoring trigger stands aside (crm.rescoring), as for
+ * contacts' own scoring trigger stands aside (src/scoring_guard.c), as for
  * crm.rescore_all(), since there is nothing left for it to do.
  */
 static const char *const GradeSql =
@@ -1197,16 +1197,16 @@ RefreshContacts(Growing *written)
 	{
 		Oid			types[4] = {INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID};
 		Datum		args[4];
-		int			nestlevel = NewGUCNestLevel();
+		int			aside;
 
 		args[0] = Int64Array(grade_ids, ngrades);
 		args[1] = Float8Array(grade_engagement, ngrades);
 		args[2] = Float8Array(grade_scores, ngrades);
 		args[3] = PointerGetDatum(construct_array(grades, ngrades, TEXTOID, -1, false, TYPALIGN_INT));
-		(void) set_config_option("crm.rescoring", "on", PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+		aside = crm_scoring_aside_begin();
 		if (SPI_execute_plan(Prepare(&GradePlan, GradeSql, 4, types), args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update crm.contacts");
-		AtEOXact_GUC(true, nestlevel);
+		crm_scoring_aside_end(aside);
 	}
 	if (n > 0)
 	{

@@ -114,6 +114,9 @@ extern TimestampTz crm_scoring_cutoff(const ScoringRule *r, TimestampTz at);
 extern void crm_engagement_add(EngagementState *a, const EngagementState *b);
 extern void crm_engagement_from_datums(EngagementState *st, Datum as_of, Datum rule_ids, Datum values,
 									   Datum window_rule_ids, Datum window_times);
+/* scoring_guard.c: the contacts' scoring trigger stands aside while set */
+extern int	crm_scoring_aside_begin(void);
+extern void crm_scoring_aside_end(int previous);
 extern HeapTuple crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st);
 
 #endif							/* CRM_SCORING_H */

@@ -355,9 +355,25 @@ BEGIN
 	RETURN NEW;
 END $$;
 
--- crm.rescore_all() computes the same values set-based and says so.
+-- crm.rescore_all() and the activity trigger compute the same values
+-- set-based and say so through a flag in backend memory, not a setting: a
+-- setting any session can change would let a user write scores by hand
+-- (src/scoring_guard.c).  VOLATILE: the flag changes within a statement.
+CREATE FUNCTION crm._scoring_stands_aside() RETURNS boolean
+	AS 'MODULE_PATHNAME', 'crm_scoring_stands_aside'
+	LANGUAGE C VOLATILE PARALLEL RESTRICTED COST 1;
+COMMENT ON FUNCTION crm._scoring_stands_aside() IS
+	'true while crm.rescore_all() or the activity trigger writes scores set-based (the per-row scoring trigger stands aside)';
+CREATE FUNCTION crm._set_scoring_aside(on_off boolean) RETURNS void
+	AS 'MODULE_PATHNAME', 'crm_set_scoring_aside'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE COST 1;
+REVOKE ALL ON FUNCTION crm._set_scoring_aside(boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION crm._set_scoring_aside(boolean) TO crm_admin;
+COMMENT ON FUNCTION crm._set_scoring_aside(boolean) IS
+	'let the per-row scoring trigger stand aside until false or the end of the (sub)transaction (crm_admin only; used by crm.rescore_all())';
+
 CREATE TRIGGER score BEFORE INSERT OR UPDATE ON crm.contacts
-	FOR EACH ROW WHEN (pg_catalog.current_setting('crm.rescoring', true) IS DISTINCT FROM 'on')
+	FOR EACH ROW WHEN (NOT crm._scoring_stands_aside())
 	EXECUTE FUNCTION crm._contacts_score();
 
 -- Account attributes feed the fit of its contacts.
@@ -530,7 +546,7 @@ GRANT EXECUTE ON FUNCTION crm._rebuild_engagement_state(timestamptz) TO crm_admi
 -- Recompute everything after a rule change, set-based: rebuild the state
 -- from the activities, then fit, engagement, score and grade of every
 -- contact whose fit or grade changed in one UPDATE (the per-row trigger
--- stands aside, told by the crm.rescoring setting), then hand off the
+-- stands aside, told by crm._set_scoring_aside), then hand off the
 -- contacts that crossed the MQL threshold.  Runs with the caller's rights (crm_admin sees every contact).
 -- work_mem is raised for the call so that the aggregates over every
 -- activity and contact hash in memory instead of sorting on disk.
@@ -544,7 +560,7 @@ DECLARE
 	st crm.scoring_settings;
 BEGIN
 	SELECT * INTO STRICT st FROM crm.scoring_settings;
-	PERFORM set_config('crm.rescoring', 'on', true);
+	PERFORM crm._set_scoring_aside(true);
 	PERFORM crm._rebuild_engagement_state(t);
 	DELETE FROM crm.invalidating_events;
 	INSERT INTO crm.invalidating_events (contact_id, kind, occurred_at)
@@ -608,7 +624,7 @@ BEGIN
 	INTO n, crossed
 	USING t, st.score_ceiling, st.grade_a_fit, st.grade_b_fit, st.grade_1_engagement, st.grade_2_engagement,
 		  st.mql_threshold, st.handoff_enabled;
-	PERFORM set_config('crm.rescoring', 'off', true);
+	PERFORM crm._set_scoring_aside(false);
 
 	IF crossed IS NOT NULL THEN
 		-- the per-row triggers take over: score, owner, task, history, notification
