@@ -23,9 +23,10 @@
 -- any moment.
 --
 -- The trigger is statement-level with transition tables and written in C
--- (src/scoring.c), so a bulk load of activities costs one upsert per
--- statement, and a single activity a few microseconds more than its
--- insert.  It runs as the extension owner (SECURITY
+-- (src/scoring.c): a statement's events are summed per contact and folded
+-- into each contact's row in place (found through the primary key, locked
+-- and rewritten, usually as a HOT update), contacts without a row get one
+-- by a single upsert per statement.  It runs as the extension owner (SECURITY
 -- DEFINER): scores are derived data that the users whose activity changes
 -- them may not write directly, and the MQL hand-off must assign an owner
 -- that the user who logged the activity could not choose.
@@ -398,8 +399,11 @@ CREATE TRIGGER rescore_contacts AFTER UPDATE ON crm.accounts
 -- count +1, removed rows -1 (an UPDATE is both, for the rows whose contact,
 -- kind or time changed).  The batch is summed per (contact, rule) decayed
 -- to the transaction time, then added to the stored state decayed to the
--- same time.  An activity dated in the future counts from the moment it is
--- recorded, so no state is ever ahead of the clock.  Inserted hard bounces
+-- later of the two times; window events are added to the kept times and
+-- pruned, and a removed window event makes the contact's events of that
+-- rule be read again from the activities (crm._engagement_refill).  A
+-- decaying rule's activity dated in the future counts from the moment it
+-- is recorded.  Inserted hard bounces
 -- and "left the company" events are also recorded in
 -- crm.invalidating_events (part 65) for record health.
 --
