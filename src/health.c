@@ -14,7 +14,8 @@
  * five float8 results to numeric went through printf and numeric_in each
  * time.  The arithmetic here is the SQL definition's, step by step and in
  * the same order, so the floats are bit-identical (test/health_parts.sql
- * compares it with the SQL definition kept in that test); rounding takes a
+ * compares it with the SQL definition kept in that test).  The view rounds
+ * only the columns a query reads, with crm._health_round(), which takes a
  * fast path that is provably equal to round(x::numeric, s) and falls back
  * to exactly that expression near a tie.
  *
@@ -504,7 +505,8 @@ crm_health_round(PG_FUNCTION_ARGS)
  * crm._contact_health(rates, part_weights, required_fields, duplicates,
  * as_of, <contact columns>, bounced_at, left_company_at, disposable) ->
  * (health, confidence, completeness, validity, uniqueness, six field
- * confidences): the parts of crm.contact_health for one contact.  Each
+ * confidences): the parts of crm.contact_health for one contact, before
+ * the view rounds them.  Each
  * step is the SQL definition's (see 65_health.sql), in the same order and
  * with the same null rules.
  */
@@ -571,6 +573,14 @@ crm_contact_health(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		if (hc->tupdesc->natts != HR_NCOLS)
 			elog(ERROR, "return type must have %d columns", HR_NCOLS);
+		/* a library newer or older than the SQL declaration must not crash */
+		for (i = 0; i < HR_NCOLS; i++)
+			if (TupleDescAttr(hc->tupdesc, i)->atttypid != FLOAT8OID)
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("installed SQL objects do not match the crm library"),
+						 errdetail("The library computes record health as float8 columns; the installed function declares other types."),
+						 errhint("Run ALTER EXTENSION crm UPDATE, or reinstall the extension.")));
 		fcinfo->flinfo->fn_extra = hc;
 	}
 	if (!SameVarlena(hc->rates_raw, rates) || !SameVarlena(hc->parts_raw, parts) ||
@@ -702,15 +712,19 @@ crm_contact_health(PG_FUNCTION_ARGS)
 	health = (100.0 * blended) /
 		(((hc->part_weight[0] + hc->part_weight[1]) + hc->part_weight[2]) + hc->part_weight[3]);
 
+	/*
+	 * Unrounded: the view rounds only the columns a query uses, with
+	 * crm._health_round()
+	 */
 	memset(nulls, 0, sizeof(nulls));
-	values[HR_HEALTH] = RoundToNumeric(health, 1);
+	values[HR_HEALTH] = Float8GetDatum(health);
 	if (confidence_null)
 		nulls[HR_CONFIDENCE] = true;
 	else
-		values[HR_CONFIDENCE] = RoundToNumeric(confidence, 4);
-	values[HR_COMPLETENESS] = RoundToNumeric(completeness, 4);
-	values[HR_VALIDITY] = RoundToNumeric(validity, 4);
-	values[HR_UNIQUENESS] = RoundToNumeric(uniqueness, 4);
+		values[HR_CONFIDENCE] = Float8GetDatum(confidence);
+	values[HR_COMPLETENESS] = Float8GetDatum(completeness);
+	values[HR_VALIDITY] = Float8GetDatum(validity);
+	values[HR_UNIQUENESS] = Float8GetDatum(uniqueness);
 	for (i = 0; i < HF_COUNT; i++)
 	{
 		nulls[HR_FIELD + i] = conf_null[i];
@@ -735,12 +749,22 @@ typedef struct DupKey
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* Keys in fixed-size chunks: appending never copies what is stored. */
+/*
+ * Keys in chunks: appending never copies what is stored.  (Parallel
+ * workers each hashing a share was measured slower: their states, 16 bytes
+ * a key, are copied through the tuple queue several times over.)
+ */
 #define DUP_CHUNK 65536
+
+typedef struct DupChunk
+{
+	DupKey	   *k;
+	int			used;
+} DupChunk;
 
 typedef struct DupKeys
 {
-	DupKey	  **chunk;
+	DupChunk   *chunk;
 	int			nchunks;
 	int			maxchunks;
 	Size		n;
@@ -757,31 +781,48 @@ typedef struct DupState
 	bool		ascii_simple;
 } DupState;
 
+/* Room for one more chunk entry. */
+static void
+GrowChunks(DupState *st, DupKeys *keys)
+{
+	int			maxchunks;
+
+	if (keys->nchunks < keys->maxchunks)
+		return;
+	maxchunks = keys->maxchunks == 0 ? 16 : keys->maxchunks * 2;
+	if ((Size) maxchunks > MaxAllocSize / sizeof(DupChunk))
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many contacts to check for duplicates")));
+	keys->chunk = keys->chunk == NULL
+		? MemoryContextAlloc(st->cxt, maxchunks * sizeof(DupChunk))
+		: repalloc(keys->chunk, maxchunks * sizeof(DupChunk));
+	keys->maxchunks = maxchunks;
+}
+
+/* A new, empty chunk at the end. */
+static DupChunk *
+NewChunk(DupState *st, DupKeys *keys)
+{
+	DupChunk   *c;
+
+	GrowChunks(st, keys);
+	c = &keys->chunk[keys->nchunks++];
+	c->k = MemoryContextAlloc(st->cxt, DUP_CHUNK * sizeof(DupKey));
+	c->used = 0;
+	return c;
+}
+
 static void
 AddKey(DupState *st, DupKeys *keys, uint64 hash, int64 id)
 {
-	DupKey	   *k;
+	DupChunk   *c = keys->nchunks == 0 ? NULL : &keys->chunk[keys->nchunks - 1];
 
-	if (keys->n == (Size) keys->nchunks * DUP_CHUNK)
-	{
-		if (keys->nchunks == keys->maxchunks)
-		{
-			int			maxchunks = keys->maxchunks == 0 ? 16 : keys->maxchunks * 2;
-
-			if ((Size) maxchunks > MaxAllocSize / sizeof(DupKey *))
-				ereport(ERROR,
-						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-						 errmsg("too many contacts to check for duplicates")));
-			keys->chunk = keys->chunk == NULL
-				? MemoryContextAlloc(st->cxt, maxchunks * sizeof(DupKey *))
-				: repalloc(keys->chunk, maxchunks * sizeof(DupKey *));
-			keys->maxchunks = maxchunks;
-		}
-		keys->chunk[keys->nchunks++] = MemoryContextAlloc(st->cxt, DUP_CHUNK * sizeof(DupKey));
-	}
-	k = &keys->chunk[keys->n / DUP_CHUNK][keys->n % DUP_CHUNK];
-	k->hash = hash;
-	k->id = id;
+	if (c == NULL || c->used == DUP_CHUNK)
+		c = NewChunk(st, keys);
+	c->k[c->used].hash = hash;
+	c->k[c->used].id = id;
+	c->used++;
 	keys->n++;
 }
 
@@ -939,55 +980,108 @@ crm_health_duplicate_step(PG_FUNCTION_ARGS)
 }
 
 /*
- * Append the ids of the keys whose hash occurs more than once.  An open
- * addressing set of the hashes, at most half full: each slot holds a hash
- * with its low bit set (0 is an empty slot) and bit 1 marking a hash seen
- * twice.  Dropping two bits of the hash can only add candidates.
+ * Append the ids of the keys whose hash occurs more than once.  The keys
+ * are first scattered by the top bits of their hash into partitions small
+ * enough that each one's table stays in the processor's cache (a single
+ * table for a million keys is mostly cache misses).  Within a partition, an
+ * open addressing set of the hashes, at most half full: each slot holds a
+ * hash with its low bit set (0 is an empty slot) and bit 1 marking a hash
+ * seen twice.  Dropping two bits of the hash can only add candidates.
  */
+#define DUP_PARTITION_BITS 8
+#define DUP_PARTITIONS (1 << DUP_PARTITION_BITS)
+
+static inline int
+DupPartition(uint64 hash)
+{
+	return (int) (hash >> (64 - DUP_PARTITION_BITS));
+}
+
 static void
 CollectShared(DupKeys *keys, int64 **ids, Size *n, Size *cap)
 {
-	Size		size = 1024;
+	Size		start[DUP_PARTITIONS + 1];
+	Size		fill[DUP_PARTITIONS];
+	DupKey	   *part;
 	uint64	   *slot;
-	Size		mask;
-	Size		i;
-	int			pass;
+	Size		largest = 0;
+	Size		size;
+	int			c,
+				j,
+				p;
 
 	if (keys->n < 2)
 		return;
-	while (size < keys->n * 2)
-		size *= 2;
-	if (size > MaxAllocHugeSize / sizeof(uint64))
+	if (keys->n > MaxAllocHugeSize / sizeof(DupKey))
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("too many contacts to check for duplicates")));
-	slot = palloc_extended(size * sizeof(uint64), MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	mask = size - 1;
-	for (pass = 0; pass < 2; pass++)
-	{
-		for (i = 0; i < keys->n; i++)
-		{
-			const DupKey *k = &keys->chunk[i / DUP_CHUNK][i % DUP_CHUNK];
-			uint64		tag = (k->hash & ~UINT64CONST(3)) | 1;
-			Size		at = (Size) (k->hash >> 32 ^ k->hash) & mask;
 
-			while (slot[at] != 0 && (slot[at] | 2) != (tag | 2))
-				at = (at + 1) & mask;
-			if (pass == 0)
-				slot[at] = slot[at] == 0 ? tag : (slot[at] | 2);
-			else if (slot[at] & 2)
+	/* scatter by partition */
+	memset(fill, 0, sizeof(fill));
+	for (c = 0; c < keys->nchunks; c++)
+		for (j = 0; j < keys->chunk[c].used; j++)
+			fill[DupPartition(keys->chunk[c].k[j].hash)]++;
+	start[0] = 0;
+	for (p = 0; p < DUP_PARTITIONS; p++)
+	{
+		start[p + 1] = start[p] + fill[p];
+		largest = Max(largest, fill[p]);
+		fill[p] = start[p];
+	}
+	part = palloc_extended(keys->n * sizeof(DupKey), MCXT_ALLOC_HUGE);
+	for (c = 0; c < keys->nchunks; c++)
+		for (j = 0; j < keys->chunk[c].used; j++)
+		{
+			const DupKey *k = &keys->chunk[c].k[j];
+
+			part[fill[DupPartition(k->hash)]++] = *k;
+		}
+
+	size = 16;
+	while (size < largest * 2)
+		size *= 2;
+	slot = palloc_extended(size * sizeof(uint64), MCXT_ALLOC_HUGE);
+	for (p = 0; p < DUP_PARTITIONS; p++)
+	{
+		Size		psize = 16;
+		Size		mask;
+		Size		i;
+		int			pass;
+
+		if (start[p + 1] - start[p] < 2)
+			continue;
+		while (psize < (start[p + 1] - start[p]) * 2)
+			psize *= 2;
+		mask = psize - 1;
+		memset(slot, 0, psize * sizeof(uint64));
+		for (pass = 0; pass < 2; pass++)
+		{
+			for (i = start[p]; i < start[p + 1]; i++)
 			{
-				if (*n == *cap)
+				const DupKey *k = &part[i];
+				uint64		tag = (k->hash & ~UINT64CONST(3)) | 1;
+				Size		at = (Size) k->hash & mask;
+
+				while (slot[at] != 0 && (slot[at] | 2) != (tag | 2))
+					at = (at + 1) & mask;
+				if (pass == 0)
+					slot[at] = slot[at] == 0 ? tag : (slot[at] | 2);
+				else if (slot[at] & 2)
 				{
-					*cap = *cap == 0 ? 256 : *cap * 2;
-					*ids = *ids == NULL ? palloc_extended(*cap * sizeof(int64), MCXT_ALLOC_HUGE)
-						: repalloc_huge(*ids, *cap * sizeof(int64));
+					if (*n == *cap)
+					{
+						*cap = *cap == 0 ? 256 : *cap * 2;
+						*ids = *ids == NULL ? palloc_extended(*cap * sizeof(int64), MCXT_ALLOC_HUGE)
+							: repalloc_huge(*ids, *cap * sizeof(int64));
+					}
+					(*ids)[(*n)++] = k->id;
 				}
-				(*ids)[(*n)++] = k->id;
 			}
 		}
 	}
 	pfree(slot);
+	pfree(part);
 }
 
 /*

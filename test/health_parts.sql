@@ -10,7 +10,7 @@
 -- re-verification queue against its ranking written over the view, and for
 -- the rounding shortcut against round(x::numeric, s).
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT setseed(0.42);
 CREATE FUNCTION pg_temp.pick(a text[]) RETURNS text LANGUAGE sql VOLATILE
@@ -238,6 +238,17 @@ SELECT is((SELECT crm._health_duplicate_candidates(c.id, c.email, c.account_id, 
 	'{60001,60002,60003,60004}'::bigint[], 'the hash pass alone: sorted ids, each once');
 SELECT is((SELECT crm._health_duplicate_candidates(c.id, c.email, c.account_id, c.family_name, c.given_name)
 			 FROM crm.contacts c WHERE false), '{}'::bigint[], 'no contacts, no candidates');
+
+-- Allowed parallel workers anywhere, the plan changes, the answers do not
+SET LOCAL parallel_setup_cost = 0;
+SET LOCAL parallel_tuple_cost = 0;
+SET LOCAL min_parallel_table_scan_size = 0;
+SET LOCAL max_parallel_workers_per_gather = 2;
+SELECT is(pg_temp.differing(), 0::bigint, 'the view in a parallel plan: still every column as the SQL definition');
+RESET parallel_setup_cost;
+RESET parallel_tuple_cost;
+RESET min_parallel_table_scan_size;
+RESET max_parallel_workers_per_gather;
 
 -- record_health filters the same computation
 SELECT is(ARRAY(SELECT crm.record_health(c.id) FROM crm.contacts c WHERE c.id BETWEEN 50000 AND 50040 ORDER BY c.id),

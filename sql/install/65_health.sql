@@ -73,8 +73,8 @@ COMMENT ON FUNCTION crm._placeholder_text(text) IS
 -- the SQL definition, step by step and in the same order, so the results
 -- are the same to the last bit (test/health_parts.sql checks it against
 -- that definition).  One call per
--- contact instead of some sixty SQL expression steps; the rounding to
--- numeric skips printing the float unless it is near a tie.
+-- contact instead of some sixty SQL expression steps.  The first five
+-- results are not rounded yet: the view rounds the columns a query reads.
 -- rates: the six fields' annual decay (email, phone, title, job_function,
 -- account, address) then their six weights; part_weights: confidence,
 -- completeness, validity, uniqueness; duplicates: the sorted ids of the
@@ -88,8 +88,8 @@ CREATE FUNCTION crm._contact_health(rates float8[], part_weights float8[], requi
 									job_function_verified_at timestamptz, account_verified_at timestamptz,
 									address_verified_at timestamptz, created_at timestamptz,
 									bounced_at timestamptz, left_company_at timestamptz, disposable boolean,
-									OUT health numeric, OUT confidence numeric, OUT completeness numeric,
-									OUT validity numeric, OUT uniqueness numeric, OUT email_confidence float8,
+									OUT health float8, OUT confidence float8, OUT completeness float8,
+									OUT validity float8, OUT uniqueness float8, OUT email_confidence float8,
 									OUT phone_confidence float8, OUT title_confidence float8,
 									OUT job_function_confidence float8, OUT account_confidence float8,
 									OUT address_confidence float8)
@@ -101,8 +101,8 @@ COMMENT ON FUNCTION crm._contact_health(float8[], float8[], text[], bigint[], ti
 		timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, boolean) IS
 	'the parts of one contact''s record health (internal to crm.contact_health)';
 
--- round(x::numeric, scale) for scale 0-4, as crm._contact_health rounds
--- (exposed for the test that compares it with the SQL expression).
+-- round(x::numeric, scale) for scale 0-4, without printing x unless it is
+-- near a tie (x::numeric prints it); how the view rounds the parts.
 CREATE FUNCTION crm._health_round(x float8, scale int) RETURNS numeric
 AS 'MODULE_PATHNAME', 'crm_health_round'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
@@ -191,7 +191,9 @@ WITH disposable AS (
 					 GROUP BY 1, 2, 3 HAVING pg_catalog.count(*) > 1) n
 				ON n.account_id = k.account_id AND n.family = k.family AND n.given = k.given) u
 )
-SELECT c.id AS contact_id, (x.p).health, (x.p).confidence, (x.p).completeness, (x.p).validity, (x.p).uniqueness,
+SELECT c.id AS contact_id, crm._health_round((x.p).health, 1) AS health,
+	   crm._health_round((x.p).confidence, 4) AS confidence, crm._health_round((x.p).completeness, 4) AS completeness,
+	   crm._health_round((x.p).validity, 4) AS validity, crm._health_round((x.p).uniqueness, 4) AS uniqueness,
 	   (x.p).email_confidence, (x.p).phone_confidence, (x.p).title_confidence, (x.p).job_function_confidence,
 	   (x.p).account_confidence, (x.p).address_confidence
   FROM crm.contacts c
@@ -244,10 +246,10 @@ RETURNS TABLE (contact_id bigint, field text, field_confidence float8, expected_
 LANGUAGE sql STABLE PARALLEL SAFE
 BEGIN ATOMIC
 	SELECT q.contact_id, s.field, s.conf, q.expected_staleness, q.business_value, q.priority
-	  FROM (SELECT c.id AS contact_id, 1 - (x.p).confidence::float8 AS expected_staleness,
+	  FROM (SELECT c.id AS contact_id, 1 - crm._health_round((x.p).confidence, 4)::float8 AS expected_staleness,
 				   COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point AS business_value,
 				   pg_catalog.round(((COALESCE(d.amount, 0) + COALESCE(c.lead_score, 0) * hs.value_per_score_point)
-						* (1 - (x.p).confidence))::numeric, 2) AS priority,
+						* (1 - crm._health_round((x.p).confidence, 4)))::numeric, 2) AS priority,
 				   x.p
 			  FROM crm.contacts c
 			 CROSS JOIN crm.health_settings hs
@@ -265,7 +267,8 @@ BEGIN ATOMIC
 						c.country, c.city, c.region, c.postcode, c.lead_source, c.email_verified_at,
 						c.phone_verified_at, c.title_verified_at, c.job_function_verified_at, c.account_verified_at,
 						c.address_verified_at, c.created_at, ev.bounced_at, ev.left_at, NULL) AS p OFFSET 0) x
-			 WHERE (x.p).confidence IS NOT NULL AND (x.p).confidence < 1
+			 -- the confidence as the view rounds it
+			 WHERE crm._health_round((x.p).confidence, 4) < 1
 			 ORDER BY 4 DESC, 1
 			 LIMIT _reverification_ranked.n) q
 	 CROSS JOIN LATERAL (SELECT v.field, v.conf FROM (VALUES
