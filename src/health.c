@@ -27,11 +27,12 @@
  * tiny.  The view then checks only those few rows exactly, with lower()
  * and the email type's equality, so a hash collision can cost time but
  * never change a result.  Grouping a million names by their lower-cased
- * text took a sort of a million wide rows; this is one pass and a sort of
- * 16-byte keys.  Lower-casing for the hash takes an ASCII shortcut only
- * after checking once per query that the collation lower-cases every ASCII
- * character as ASCII does (it does not in a Turkish locale, for one); any
- * other string goes through str_tolower(), as lower() does.
+ * text took a sort of a million wide rows; this is one pass and lookups
+ * of 16-byte keys in tables small enough to stay in cache.  Lower-casing
+ * for the hash takes an ASCII shortcut only after checking once per query
+ * that the collation lower-cases every ASCII character as ASCII does (it
+ * does not in a Turkish locale, for one); any other string goes through
+ * str_tolower(), as lower() does.
  *
  * crm._placeholder_text() is the placeholder test ("test", "n/a", "asdf",
  * "xxx" ... as a whole name or title).  It was a case-insensitive regular
