@@ -72,9 +72,9 @@ COMMENT ON FUNCTION crm._placeholder_text(text) IS
 -- The parts of one contact's health (C: src/health.c): the arithmetic of
 -- the SQL definition, step by step and in the same order, so the results
 -- are the same to the last bit (test/health_parts.sql checks it against
--- that definition).  One call per
--- contact instead of some sixty SQL expression steps.  The first five
--- results are not rounded yet: the view rounds the columns a query reads.
+-- that definition).  One call per contact instead of some sixty SQL
+-- expression steps.  The first five results are not rounded yet: the view
+-- rounds the columns a query reads.
 -- rates: the six fields' annual decay (email, phone, title, job_function,
 -- account, address) then their six weights; part_weights: confidence,
 -- completeness, validity, uniqueness; duplicates: the sorted ids of the
@@ -111,7 +111,8 @@ COMMENT ON FUNCTION crm._health_round(float8, int) IS 'round(x::numeric, scale),
 -- Duplicate suspicion, first pass (C: src/health.c): the ids of the
 -- contacts that share a hash of their email, or of their name at a
 -- company, with another contact.  A superset of the duplicates, checked
--- exactly by the view.  Hash keys take 16 bytes a contact in memory.
+-- exactly by the view.  It holds 16 bytes per contact and key in memory
+-- (about 48 MB at a million contacts while it looks for shared hashes).
 CREATE FUNCTION crm._health_duplicate_step(state internal, id bigint, email crm.email, account_id bigint,
 										   family_name text, given_name text)
 RETURNS internal
