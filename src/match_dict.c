@@ -19,6 +19,8 @@
 
 #include "match.h"
 
+/* String chunks start small (a dictionary may hold a handful) and grow. */
+#define DICT_FIRST_CHUNK 8192
 #define DICT_CHUNK (1024 * 1024)
 
 typedef struct DictEntry
@@ -83,13 +85,13 @@ crm_dict_init(CrmDict *d, MemoryContext cxt, bool dedupe)
 {
 	memset(d, 0, sizeof(CrmDict));
 	d->cxt = cxt;
-	d->cap = 1024;
+	d->cap = 64;
 	d->v = MemoryContextAlloc(cxt, sizeof(CrmValue) * d->cap);
 	d->v[0].s = NULL;
 	d->v[0].len = -1;
 	d->n = 1;
 	if (dedupe)
-		d->h = crmdict_create(cxt, 1024, d);
+		d->h = crmdict_create(cxt, 64, d);
 }
 
 /* A copy of len bytes in the dictionary's memory. */
@@ -100,7 +102,9 @@ crm_dict_copy(CrmDict *d, const char *s, int32 len)
 
 	if (d->arena == NULL || d->arena_used + len > d->arena_size)
 	{
-		d->arena_size = Max(DICT_CHUNK, (Size) len);
+		Size		chunk = d->arena == NULL ? DICT_FIRST_CHUNK : Min(d->arena_size * 2, DICT_CHUNK);
+
+		d->arena_size = Max(chunk, (Size) len);
 		d->arena = MemoryContextAllocHuge(d->cxt, d->arena_size);
 		d->arena_used = 0;
 	}

@@ -6,12 +6,13 @@
  * Every record of a table is prepared before it is compared (the SQL of
  * crm._match_records_sql), so a million records mean a million calls per
  * field.  Names repeat: a million contacts hold some thousands of distinct
- * given names and cities.  So the folding functions remember, per query
- * (in fn_extra), what each distinct input gave, and stop remembering when
- * inputs rarely repeat (e-mail-like values) or when they have seen enough
- * of them.  crm._match_prepare_name is crm.match_fold(crm.normalize_name(x))
- * in one call, and crm._match_prepare_phone the phone preparation that
- * was two regular expressions, written out.
+ * given names and cities.  So the finders' folding functions remember, per
+ * query (in fn_extra), what each distinct input gave, and stop remembering
+ * when inputs rarely repeat or when they have seen enough of them:
+ * crm._match_prepare_fold is crm.match_fold(x), crm._match_prepare_name
+ * crm.match_fold(crm.normalize_name(x)) in one call.
+ * crm._match_prepare_phone is the phone preparation that was two regular
+ * expressions, written out.
  */
 #include "postgres.h"
 
@@ -22,6 +23,7 @@
 #include "similarity.h"
 
 PG_FUNCTION_INFO_V1(crm_match_fold);
+PG_FUNCTION_INFO_V1(crm_match_prepare_fold);
 PG_FUNCTION_INFO_V1(crm_match_prepare_name);
 PG_FUNCTION_INFO_V1(crm_match_prepare_phone);
 
@@ -38,6 +40,7 @@ typedef struct PrepMemo
 {
 	CrmDict		in;
 	text	  **out;
+	int32		outcap;
 	int64		calls;
 	int64		hits;
 	bool		off;
@@ -59,7 +62,8 @@ MemoLookup(FunctionCallInfo fcinfo, text *t, bool *found, int32 *id)
 	{
 		m = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(PrepMemo));
 		crm_dict_init(&m->in, fcinfo->flinfo->fn_mcxt, true);
-		m->out = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(text *) * MEMO_MAX);
+		m->outcap = 64;
+		m->out = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(text *) * m->outcap);
 		fcinfo->flinfo->fn_extra = m;
 	}
 	if (m->off)
@@ -90,6 +94,11 @@ MemoStore(FunctionCallInfo fcinfo, int32 id, text *result)
 
 	if (id <= 0)
 		return;
+	if (id >= m->outcap)
+	{
+		m->outcap = Min(Max(m->outcap * 2, id + 1), MEMO_MAX);
+		m->out = repalloc(m->out, sizeof(text *) * m->outcap);
+	}
 	if (result != NULL)
 	{
 		text	   *copy = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, VARSIZE_ANY(result));
@@ -119,25 +128,35 @@ ReturnText(FunctionCallInfo fcinfo, text *t)
 
 /*
  * crm.match_fold(text) -> text: transliterated to ASCII, lower case,
- * punctuation turned into single spaces; NULL when nothing is left.
+ * punctuation turned into single spaces; NULL when nothing is left.  Not
+ * remembered: its other callers (the duplicate check, an index) fold a few
+ * values per query.
  */
 Datum
 crm_match_fold(PG_FUNCTION_ARGS)
 {
 	text	   *t = PG_GETARG_TEXT_PP(0);
-	text	   *r;
-	bool		found = false;
-	int32		id = 0;
 
-	if (fcinfo->flinfo != NULL)
-	{
-		r = MemoLookup(fcinfo, t, &found, &id);
-		if (found)
-			return ReturnText(fcinfo, r);
-	}
+	return ReturnText(fcinfo, Fold(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t)));
+}
+
+/*
+ * crm._match_prepare_fold(text) -> text: crm.match_fold(x), remembered per
+ * distinct input.
+ */
+Datum
+crm_match_prepare_fold(PG_FUNCTION_ARGS)
+{
+	text	   *t = PG_GETARG_TEXT_PP(0);
+	text	   *r;
+	bool		found;
+	int32		id;
+
+	r = MemoLookup(fcinfo, t, &found, &id);
+	if (found)
+		return ReturnText(fcinfo, r);
 	r = Fold(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
-	if (fcinfo->flinfo != NULL)
-		MemoStore(fcinfo, id, r);
+	MemoStore(fcinfo, id, r);
 	return ReturnText(fcinfo, r);
 }
 

@@ -152,8 +152,9 @@ UNION ALL VALUES ('  Dr. José  GARCÍA-López '), ('O''Neil'), ('Øyvind Ærø'
 	('+44 (20) 7946-0958'), ('+44 20 7946 0958 ext. 12'), ('020 7946 0958;ext=3'), ('#12'), ('+'), ('++1 2'),
 	('٠١٢٣'), ('12a34'), ('tel: +1 555'), (' +1 555 '), ('1-800-FLOWERS'), (NULL);
 SELECT is_empty($$SELECT x FROM prep_in
-	WHERE crm._match_prepare_name(x) IS DISTINCT FROM crm.match_fold(crm.normalize_name(x))$$,
-	'crm._match_prepare_name is crm.match_fold(crm.normalize_name(x))');
+	WHERE crm._match_prepare_name(x) IS DISTINCT FROM crm.match_fold(crm.normalize_name(x))
+	   OR crm._match_prepare_fold(x) IS DISTINCT FROM crm.match_fold(x)$$,
+	'crm._match_prepare_name is crm.match_fold(crm.normalize_name(x)), crm._match_prepare_fold crm.match_fold(x)');
 SELECT is_empty($$SELECT x FROM prep_in
 	WHERE crm._match_prepare_phone(x) IS DISTINCT FROM
 		  NULLIF(NULLIF(CASE WHEN x LIKE '+%' THEN '+' ELSE '~' END

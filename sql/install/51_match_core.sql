@@ -19,10 +19,15 @@ CREATE FUNCTION crm.match_fold(text) RETURNS text
 COMMENT ON FUNCTION crm.match_fold(text) IS
 	'text folded for matching: transliterated to ASCII, lower case, punctuation as single spaces; NULL when empty';
 
--- The finders' preparation of names and phones (src/match_prepare.c):
--- crm.match_fold(crm.normalize_name(x)) in one call, remembered per
--- distinct input for the query, and the digits of a phone with "+" or "~"
--- in front.
+-- The finders' preparation of values (src/match_prepare.c): crm.match_fold(x)
+-- and crm.match_fold(crm.normalize_name(x)), remembered per distinct input
+-- for the query, and the digits of a phone with "+" or "~" in front.
+CREATE FUNCTION crm._match_prepare_fold(text) RETURNS text
+	AS 'MODULE_PATHNAME', 'crm_match_prepare_fold'
+	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 5;
+COMMENT ON FUNCTION crm._match_prepare_fold(text) IS
+	'a value folded for matching: crm.match_fold(x), remembered per distinct input for the query';
+
 CREATE FUNCTION crm._match_prepare_name(text) RETURNS text
 	AS 'MODULE_PATHNAME', 'crm_match_prepare_name'
 	LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE COST 10;

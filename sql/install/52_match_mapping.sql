@@ -27,19 +27,19 @@ BEGIN
 		IF pg_catalog.to_regprocedure('crm.normalize_name(text)') IS NOT NULL THEN
 			RETURN pg_catalog.format('crm._match_prepare_name(%s)', expr);
 		END IF;
-		RETURN pg_catalog.format('crm.match_fold(%s)', expr);
+		RETURN pg_catalog.format('crm._match_prepare_fold(%s)', expr);
 	WHEN 'company' THEN
 		IF pg_catalog.to_regprocedure('crm.company_key(text)') IS NOT NULL THEN
-			RETURN pg_catalog.format('crm.match_fold(crm.company_key(%s))', expr);
+			RETURN pg_catalog.format('crm._match_prepare_fold(crm.company_key(%s))', expr);
 		END IF;
-		RETURN pg_catalog.format('crm.match_fold(%s)', expr);
+		RETURN pg_catalog.format('crm._match_prepare_fold(%s)', expr);
 	WHEN 'address' THEN
 		IF pg_catalog.to_regprocedure('crm.address_key(text)') IS NOT NULL THEN
-			RETURN pg_catalog.format('crm.match_fold(crm.address_key(%s))', expr);
+			RETURN pg_catalog.format('crm._match_prepare_fold(crm.address_key(%s))', expr);
 		END IF;
-		RETURN pg_catalog.format('crm.match_fold(%s)', expr);
+		RETURN pg_catalog.format('crm._match_prepare_fold(%s)', expr);
 	WHEN 'city', 'region', 'country' THEN
-		RETURN pg_catalog.format('crm.match_fold(%s)', expr);
+		RETURN pg_catalog.format('crm._match_prepare_fold(%s)', expr);
 	WHEN 'website' THEN
 		IF pg_catalog.to_regprocedure('crm.domain_key(text)') IS NOT NULL THEN
 			RETURN pg_catalog.format('crm.domain_key(%s)', expr);
