@@ -344,12 +344,12 @@ GrowRecords(RunData *rd, int32 rid)
 	int32		newcap = rd->cap;
 	Size		nf = rd->nfields;
 
-	if (rid < rd->cap)
-		return;
 	if (rid < 1 || rid >= MAX_RECORDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("record number %d is out of range", rid)));
+	if (rid < rd->cap)
+		return;
 	while (newcap <= rid)
 		newcap = newcap >= MAX_RECORDS / 2 ? MAX_RECORDS : newcap * 2;
 	rd->vid = repalloc_huge(rd->vid, sizeof(int32) * nf * newcap);

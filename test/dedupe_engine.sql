@@ -6,7 +6,7 @@
 -- a pair once its fate is settled, and groups the blocking keys itself; none
 -- of that may change a pair, a probability or a cluster.
 BEGIN;
-SELECT plan(15);
+SELECT plan(17);
 
 -- 600 people: ASCII and non-ASCII names, names of several words, phones
 -- with and without a country code, e-mails with +tags and capitals, empty
@@ -196,6 +196,18 @@ SELECT results_eq(
 	$$SELECT * FROM crm.duplicate_clusters('regress_orgs', (SELECT m FROM emap), 0.7)$$,
 	$$SELECT * FROM pg_temp.slow_clusters('regress_orgs', (SELECT m FROM emap), 0.7)$$,
 	'and the same clusters');
+
+-- The engine's cursor protocol is checked row by row: a record number
+-- outside 1..200,000,000 is an error, never a write outside its arrays.
+DECLARE regress_c0 CURSOR FOR SELECT 0::int, 'a'::text, ARRAY['a', 'ann']::text[];
+DECLARE regress_cm CURSOR FOR SELECT 3::int, 'a'::text, ARRAY['a', 'ann']::text[]
+	UNION ALL SELECT -5, 'b', ARRAY['b', 'ann'];
+SELECT throws_ok($$SELECT * FROM crm._match_run_clusters(ARRAY['id', 'given_name'], '{0,1,1,1,1,1,1,1}',
+		'regress_c0', 0.5, ARRAY['given_name'], 10)$$,
+	'22023', 'record number 0 is out of range', 'record number 0 is refused');
+SELECT throws_ok($$SELECT * FROM crm._match_run_pairs(ARRAY['id', 'given_name'], '{0,1,1,1,1,1,1,1}',
+		'regress_cm', 0.5, ARRAY['given_name'], 10)$$,
+	'22023', 'record number -5 is out of range', 'and so is a negative one');
 
 SELECT * FROM finish();
 ROLLBACK;
