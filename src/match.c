@@ -290,46 +290,6 @@ CallHelper(FmgrInfo *fn, const char *a, int la, const char *b, int lb, bool *isn
 	return r;
 }
 
-/*
- * True when ASCII strings a and b differ by more than limit in their
- * character counts (the sum over characters of the count differences).
- * Each edit changes that sum by at most two, so strings more than limit / 2
- * edits apart are usually told apart here, without the edit distance.
- * False when either string has a non-ASCII byte.
- */
-static bool
-CharCountsDiffer(const char *a, int la, const char *b, int lb, int limit)
-{
-	int			count[128];
-	int			diff = 0;
-
-	for (int i = 0; i < la; i++)
-		if ((unsigned char) a[i] >= 128)
-			return false;
-	for (int i = 0; i < lb; i++)
-		if ((unsigned char) b[i] >= 128)
-			return false;
-	for (int i = 0; i < la; i++)
-		count[(unsigned char) a[i]] = 0;
-	for (int i = 0; i < lb; i++)
-		count[(unsigned char) b[i]] = 0;
-	for (int i = 0; i < la; i++)
-		count[(unsigned char) a[i]]++;
-	for (int i = 0; i < lb; i++)
-		count[(unsigned char) b[i]]--;
-	for (int i = 0; i < la; i++)
-	{
-		diff += abs(count[(unsigned char) a[i]]);
-		count[(unsigned char) a[i]] = 0;
-	}
-	for (int i = 0; i < lb; i++)
-	{
-		diff += abs(count[(unsigned char) b[i]]);
-		count[(unsigned char) b[i]] = 0;
-	}
-	return diff > limit;
-}
-
 /* Do a and b hold the same digits in the same order? */
 static bool
 SameDigits(const char *a, int la, const char *b, int lb)
@@ -679,7 +639,7 @@ crm_match_compare_field(CrmMatchState *st, int f, const CrmRecordValues *ra, con
 				 * counted twice; and a changed number (a year, a counter) is
 				 * another mailbox, not a slip of the keyboard.
 				 */
-				if (SameDigits(a, la1, b, lb1) && !CharCountsDiffer(a, la1, b, lb1, 6) &&
+				if (SameDigits(a, la1, b, lb1) && !crm_char_counts_differ(a, la1, b, lb1, 6) &&
 					crm_osa_distance_bytes(a, la1, b, lb1, 3) <= 3)
 					return 3;
 				return 4;

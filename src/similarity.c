@@ -475,14 +475,21 @@ OsaAtMostOneAscii(const char *a, int la, const char *b, int lb)
  * character counts (the sum over characters of the count differences).
  * A substitution changes that sum by at most two, an insertion or deletion
  * by one, a transposition not at all, so strings whose counts differ by
- * more than 2 * max are more than max edits apart.
+ * more than 2 * max are more than max edits apart.  False when either
+ * string has a non-ASCII byte (no bound is claimed for those).
  */
-static bool
-AsciiCountsDiffer(const char *a, int la, const char *b, int lb, int limit)
+bool
+crm_char_counts_differ(const char *a, int la, const char *b, int lb, int limit)
 {
 	int			count[128];
 	int			diff = 0;
 
+	for (int i = 0; i < la; i++)
+		if ((unsigned char) a[i] >= 128)
+			return false;
+	for (int i = 0; i < lb; i++)
+		if ((unsigned char) b[i] >= 128)
+			return false;
 	for (int i = 0; i < la; i++)
 		count[(unsigned char) a[i]] = 0;
 	for (int i = 0; i < lb; i++)
@@ -520,7 +527,7 @@ crm_osa_distance_bytes(const char *a, int la, const char *b, int lb, int max)
 			return max + 1;
 		if (max == 1)
 			return OsaAtMostOneAscii(a, la, b, lb);
-		if (AsciiCountsDiffer(a, la, b, lb, 2 * max))
+		if (crm_char_counts_differ(a, la, b, lb, 2 * max))
 			return max + 1;
 	}
 	ca = ShortCodes(a, la, sa);

@@ -54,6 +54,8 @@ extern bool crm_jaro_winkler_ruled_out(uint64 ma, int la, uint64 mb, int lb, dou
  */
 extern int	crm_osa_distance_codes(const pg_wchar *a, int la,
 								   const pg_wchar *b, int lb, int max);
+/* ASCII strings whose character counts differ by more than limit. */
+extern bool crm_char_counts_differ(const char *a, int la, const char *b, int lb, int limit);
 extern int	crm_osa_distance_bytes(const char *a, int la, const char *b, int lb, int max);
 
 /*
