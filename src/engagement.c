@@ -393,46 +393,41 @@ StateRulesKnown(const EngagementState *st)
 	return true;
 }
 
+/* An array of 8-byte pass-by-value elements: int8, float8, timestamptz. */
+Datum
+crm_array8(Datum *d, int n, Oid elemtype)
+{
+	return PointerGetDatum(construct_array(d, n, elemtype, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
 static Datum
 Int64ArrayDatum(const int64 *v, int n)
 {
-	Datum	   *d;
-	int			i;
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
 
-	if (n == 0)
-		return PointerGetDatum(construct_empty_array(INT8OID));
-	d = palloc(sizeof(Datum) * n);
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 		d[i] = Int64GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return crm_array8(d, n, INT8OID);
 }
 
 static Datum
 Float8ArrayDatum(const double *v, int n)
 {
-	Datum	   *d;
-	int			i;
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
 
-	if (n == 0)
-		return PointerGetDatum(construct_empty_array(FLOAT8OID));
-	d = palloc(sizeof(Datum) * n);
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 		d[i] = Float8GetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return crm_array8(d, n, FLOAT8OID);
 }
 
 static Datum
 TimestampArrayDatum(const TimestampTz *v, int n)
 {
-	Datum	   *d;
-	int			i;
+	Datum	   *d = palloc(sizeof(Datum) * Max(n, 1));
 
-	if (n == 0)
-		return PointerGetDatum(construct_empty_array(TIMESTAMPTZOID));
-	d = palloc(sizeof(Datum) * n);
-	for (i = 0; i < n; i++)
+	for (int i = 0; i < n; i++)
 		d[i] = TimestampTzGetDatum(v[i]);
-	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+	return crm_array8(d, n, TIMESTAMPTZOID);
 }
 
 /* The state as a row of crm.contact_engagement. */

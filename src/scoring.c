@@ -753,24 +753,6 @@ Prepare(SPIPlanPtr *plan, const char *sql, int nargs, Oid *types)
 	return *plan;
 }
 
-static Datum
-Int64Array(Datum *d, int n)
-{
-	return PointerGetDatum(construct_array(d, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static Datum
-Float8Array(Datum *d, int n)
-{
-	return PointerGetDatum(construct_array(d, n, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
-static Datum
-TimestampArray(Datum *d, int n)
-{
-	return PointerGetDatum(construct_array(d, n, TIMESTAMPTZOID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-}
-
 /* Window events as three arrays (contacts, rules, times), sorted. */
 static void
 TimeArrays(Growing *g, Datum *args)
@@ -788,9 +770,9 @@ TimeArrays(Growing *g, Datum *args)
 		r[i] = Int64GetDatum(t[i].rule_id);
 		w[i] = TimestampTzGetDatum(t[i].time);
 	}
-	args[0] = Int64Array(c, g->n);
-	args[1] = Int64Array(r, g->n);
-	args[2] = TimestampArray(w, g->n);
+	args[0] = crm_array8(c, g->n, INT8OID);
+	args[1] = crm_array8(r, g->n, INT8OID);
+	args[2] = crm_array8(w, g->n, TIMESTAMPTZOID);
 }
 
 /* The engagement of each contact written, from a statement's RETURNING. */
@@ -865,9 +847,9 @@ UpsertState(Batch *b, Growing *values, Growing *added, Growing *written)
 		va[n] = Float8GetDatum(sum);
 		n++;
 	}
-	args[0] = Int64Array(vc, n);
-	args[1] = Int64Array(vr, n);
-	args[2] = Float8Array(va, n);
+	args[0] = crm_array8(vc, n, INT8OID);
+	args[1] = crm_array8(vr, n, INT8OID);
+	args[2] = crm_array8(va, n, FLOAT8OID);
 	TimeArrays(added, &args[3]);
 	if (SPI_execute_plan(Prepare(&UpsertPlan, UpsertSql, 6, types), args, NULL, false, 0) != SPI_OK_INSERT_RETURNING)
 		elog(ERROR, "could not write crm.contact_engagement");
@@ -1069,9 +1051,9 @@ WriteInvalidatingEvents(Batch *b)
 	Datum		args[3];
 	int			n = b->inv_contacts.n;
 
-	args[0] = Int64Array((Datum *) b->inv_contacts.data, n);
+	args[0] = crm_array8((Datum *) b->inv_contacts.data, n, INT8OID);
 	args[1] = PointerGetDatum(construct_array((Datum *) b->inv_kinds.data, n, TEXTOID, -1, false, TYPALIGN_INT));
-	args[2] = TimestampArray((Datum *) b->inv_times.data, n);
+	args[2] = crm_array8((Datum *) b->inv_times.data, n, TIMESTAMPTZOID);
 	if (SPI_execute_plan(Prepare(&InvalidatePlan, InvalidateSql, 3, types), args, NULL, false, 0) != SPI_OK_INSERT)
 		elog(ERROR, "could not write crm.invalidating_events");
 }
@@ -1199,9 +1181,9 @@ RefreshContacts(Growing *written)
 		Datum		args[4];
 		int			aside;
 
-		args[0] = Int64Array(grade_ids, ngrades);
-		args[1] = Float8Array(grade_engagement, ngrades);
-		args[2] = Float8Array(grade_scores, ngrades);
+		args[0] = crm_array8(grade_ids, ngrades, INT8OID);
+		args[1] = crm_array8(grade_engagement, ngrades, FLOAT8OID);
+		args[2] = crm_array8(grade_scores, ngrades, FLOAT8OID);
 		args[3] = PointerGetDatum(construct_array(grades, ngrades, TEXTOID, -1, false, TYPALIGN_INT));
 		aside = crm_scoring_aside_begin();
 		if (SPI_execute_plan(Prepare(&GradePlan, GradeSql, 4, types), args, NULL, false, 0) != SPI_OK_UPDATE)
@@ -1213,8 +1195,8 @@ RefreshContacts(Growing *written)
 		Oid			types[2] = {INT8ARRAYOID, FLOAT8ARRAYOID};
 		Datum		args[2];
 
-		args[0] = Int64Array(ids, n);
-		args[1] = Float8Array(engagement, n);
+		args[0] = crm_array8(ids, n, INT8OID);
+		args[1] = crm_array8(engagement, n, FLOAT8OID);
 		if (SPI_execute_plan(Prepare(&UpdatePlan, UpdateSql, 2, types), args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update crm.contacts");
 	}

@@ -117,6 +117,7 @@ extern void crm_engagement_from_datums(EngagementState *st, Datum as_of, Datum r
 /* scoring_guard.c: the contacts' scoring trigger stands aside while set */
 extern int	crm_scoring_aside_begin(void);
 extern void crm_scoring_aside_end(int previous);
+extern Datum crm_array8(Datum *d, int n, Oid elemtype);
 extern HeapTuple crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st);
 
 #endif							/* CRM_SCORING_H */
