@@ -1,7 +1,8 @@
 /*
  * health.c
  *	  Record health: the per-contact parts of crm.contact_health, the
- *	  duplicate-suspicion pre-pass, and the placeholder test.
+ *	  duplicate-suspicion pre-pass, the email-twin probe of one contact and
+ *	  the placeholder test.
  *
  * The view scores every contact the caller may see, so whatever it does
  * per row is multiplied by a million in a real CRM.  Three pieces live here
@@ -34,6 +35,15 @@
  * does not in a Turkish locale, for one); any other string goes through
  * str_tolower(), as lower() does.
  *
+ * crm._health_mailbox_twin() decides the email half of one contact's
+ * duplicate suspicion for crm.record_health(), which scores a single
+ * contact without the pass above: whether another contact the caller may
+ * see has the same email.  Under row-level security PostgreSQL cannot use
+ * the email index for that question (the email type's equality is not
+ * LEAKPROOF, so the caller's policies must be checked on every row first),
+ * so it reads the index itself and then asks, as the caller, which of the
+ * few ids found are visible (see the function for why that reveals nothing).
+ *
  * crm._placeholder_text() is the placeholder test ("test", "n/a", "asdf",
  * "xxx" ... as a whole name or title).  It was a case-insensitive regular
  * expression with a dozen alternatives, the most expensive expression of
@@ -52,16 +62,28 @@
 
 #include <math.h>
 
+#include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "funcapi.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
 #include "utils/lsyscache.h"
 #include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 #include "utils/typcache.h"
 
@@ -72,6 +94,7 @@ PG_FUNCTION_INFO_V1(crm_contact_health);
 PG_FUNCTION_INFO_V1(crm_health_round);
 PG_FUNCTION_INFO_V1(crm_health_duplicate_step);
 PG_FUNCTION_INFO_V1(crm_health_duplicate_final);
+PG_FUNCTION_INFO_V1(crm_health_mailbox_twin);
 
 static inline bool
 IsSpace(unsigned char c)
@@ -1125,4 +1148,204 @@ crm_health_duplicate_final(PG_FUNCTION_ARGS)
 	pfree(elems);
 	pfree(ids);
 	PG_RETURN_ARRAYTYPE_P(result);
+}
+
+/* Duplicate suspicion of one contact: another visible contact, same email */
+
+/*
+ * The btree index of crm.contacts on (email) alone, under the email type's
+ * default operator family, or InvalidOid.  Looked up on every call (a walk
+ * over the table's few indexes in the relcache), so a dropped or rebuilt
+ * index is never used stale.
+ */
+static Oid
+EmailIndex(Relation rel, AttrNumber email_att, Oid btree_opf)
+{
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	Oid			found = InvalidOid;
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), AccessShareLock);
+		Form_pg_index form = idx->rd_index;
+
+		if (idx->rd_rel->relam == BTREE_AM_OID && form->indnkeyatts == 1 &&
+			form->indkey.values[0] == email_att && form->indisvalid && form->indisready &&
+			RelationGetIndexExpressions(idx) == NIL && RelationGetIndexPredicate(idx) == NIL &&
+			idx->rd_opfamily[0] == btree_opf)
+			found = RelationGetRelid(idx);
+		index_close(idx, AccessShareLock);
+		if (OidIsValid(found))
+			break;
+	}
+	list_free(indexes);
+	return found;
+}
+
+/*
+ * crm._health_mailbox_twin(contact_id bigint, email crm.email) -> boolean:
+ * whether a contact other than contact_id that the caller may see has an
+ * email equal (crm.=) to the given one.
+ *
+ * crm.record_health() asks this for one contact.  The plain query (EXISTS
+ * over crm.contacts WHERE email = $2 AND id <> $1) cannot use the email
+ * index for anyone under row-level security: the email type's equality is
+ * not LEAKPROOF, so PostgreSQL must apply the policies first, which scans
+ * the caller's whole slice (every contact, for an admin: 0.1 s a call at a
+ * million).  So this reads the index itself, for the ids of the contacts
+ * with that email under the query's snapshot, and then asks, as the caller
+ * and so under the caller's policies, whether any of those ids other than
+ * contact_id is visible (SELECT EXISTS ... WHERE id = ANY ($1), an index
+ * probe by primary key).  The answer is what the plain query gives: it
+ * tells the caller nothing they could not find by reading the contacts they
+ * may see, and the caller needs the SELECT privilege on the table (checked
+ * first, so a caller without it learns nothing, not even "no twin").
+ * Without a usable email index it runs the plain query.
+ */
+Datum
+crm_health_mailbox_twin(PG_FUNCTION_ARGS)
+{
+	static SPIPlanPtr visible_plan = NULL;
+	static SPIPlanPtr plain_plan = NULL;
+	static Oid	plain_plan_type = InvalidOid;
+	int64		self = PG_GETARG_INT64(0);
+	Datum		email = PG_GETARG_DATUM(1);
+	Oid			email_type = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	Oid			relid;
+	Relation	rel;
+	AttrNumber	id_att,
+				email_att;
+	TypeCacheEntry *tc;
+	Oid			index_oid;
+	int64	   *ids = NULL;
+	int			nids = 0;
+	int			cap = 0;
+	bool		result = false;
+	int			ret;
+
+	relid = get_relname_relid("contacts", get_namespace_oid("crm", false));
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"crm.contacts\" does not exist")));
+	id_att = get_attnum(relid, "id");
+	email_att = get_attnum(relid, "email");
+	if (id_att == InvalidAttrNumber || email_att == InvalidAttrNumber || !OidIsValid(email_type) ||
+		get_atttype(relid, email_att) != email_type || get_atttype(relid, id_att) != INT8OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("installed SQL objects do not match the crm library"),
+				 errdetail("crm.contacts must have the columns id bigint and email crm.email."),
+				 errhint("Run ALTER EXTENSION crm UPDATE, or reinstall the extension.")));
+
+	/* the caller must be allowed to read the two columns, as the query would */
+	if (pg_class_aclcheck(relid, GetUserId(), ACL_SELECT) != ACLCHECK_OK &&
+		(pg_attribute_aclcheck(relid, id_att, GetUserId(), ACL_SELECT) != ACLCHECK_OK ||
+		 pg_attribute_aclcheck(relid, email_att, GetUserId(), ACL_SELECT) != ACLCHECK_OK))
+		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, "contacts");
+
+	rel = table_open(relid, AccessShareLock);
+	tc = lookup_type_cache(email_type, TYPECACHE_BTREE_OPFAMILY | TYPECACHE_EQ_OPR_FINFO);
+	index_oid = OidIsValid(tc->btree_opf) && OidIsValid(tc->eq_opr_finfo.fn_oid) ?
+		EmailIndex(rel, email_att, tc->btree_opf) : InvalidOid;
+	if (OidIsValid(index_oid))
+	{
+		Relation	idx = index_open(index_oid, AccessShareLock);
+		IndexScanDesc scan;
+		ScanKeyData key;
+		TupleTableSlot *slot = table_slot_create(rel, NULL);
+
+		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, email_type, InvalidOid,
+							   tc->eq_opr_finfo.fn_oid, email);
+		scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+		index_rescan(scan, &key, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			bool		isnull;
+			Datum		id = slot_getattr(slot, id_att, &isnull);
+
+			if (isnull || DatumGetInt64(id) == self)
+				continue;
+			if (nids == cap)
+			{
+				cap = cap == 0 ? 8 : cap * 2;
+				ids = ids == NULL ? palloc(sizeof(int64) * cap) : repalloc(ids, sizeof(int64) * cap);
+			}
+			ids[nids++] = DatumGetInt64(id);
+			CHECK_FOR_INTERRUPTS();
+		}
+		index_endscan(scan);
+		ExecDropSingleTupleTableSlot(slot);
+		index_close(idx, NoLock);
+	}
+	table_close(rel, NoLock);
+
+	if (OidIsValid(index_oid) && nids == 0)
+		PG_RETURN_BOOL(false);
+
+	/* Which of them the caller may see, or the plain query without an index */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (OidIsValid(index_oid))
+	{
+		Datum	   *elems = palloc(sizeof(Datum) * nids);
+		Datum		values[1];
+
+		if (visible_plan == NULL)
+		{
+			Oid			argtypes[1] = {INT8ARRAYOID};
+			SPIPlanPtr	plan = SPI_prepare("SELECT EXISTS (SELECT FROM crm.contacts c WHERE c.id = ANY ($1))",
+										   1, argtypes);
+
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			visible_plan = plan;
+		}
+		for (int i = 0; i < nids; i++)
+			elems[i] = Int64GetDatum(ids[i]);
+		values[0] = PointerGetDatum(construct_array(elems, nids, INT8OID, sizeof(int64), FLOAT8PASSBYVAL,
+													TYPALIGN_DOUBLE));
+		ret = SPI_execute_plan(visible_plan, values, NULL, true, 1);
+	}
+	else
+	{
+		Datum		values[2];
+
+		/* prepared for the email type of this installation */
+		if (plain_plan != NULL && plain_plan_type != email_type)
+		{
+			SPI_freeplan(plain_plan);
+			plain_plan = NULL;
+		}
+		if (plain_plan == NULL)
+		{
+			Oid			argtypes[2] = {INT8OID, email_type};
+			SPIPlanPtr	plan = SPI_prepare("SELECT EXISTS (SELECT FROM crm.contacts c "
+										   "WHERE c.email OPERATOR(crm.=) $2 AND c.id <> $1)",
+										   2, argtypes);
+
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			if (SPI_keepplan(plan) != 0)
+				elog(ERROR, "SPI_keepplan failed");
+			plain_plan = plan;
+			plain_plan_type = email_type;
+		}
+		values[0] = Int64GetDatum(self);
+		values[1] = email;
+		ret = SPI_execute_plan(plain_plan, values, NULL, true, 1);
+	}
+	if (ret != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "SPI_execute_plan returned %s", SPI_result_code_string(ret));
+	{
+		bool		isnull;
+		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+
+		result = !isnull && DatumGetBool(d);
+	}
+	SPI_finish();
+	PG_RETURN_BOOL(result);
 }

@@ -95,7 +95,7 @@ CREATE FUNCTION crm._contact_health(rates float8[], part_weights float8[], requi
 									OUT address_confidence float8)
 RETURNS record
 AS 'MODULE_PATHNAME', 'crm_contact_health'
-LANGUAGE C IMMUTABLE PARALLEL SAFE;
+LANGUAGE C IMMUTABLE PARALLEL SAFE COST 10;
 COMMENT ON FUNCTION crm._contact_health(float8[], float8[], text[], bigint[], timestamptz, bigint, text, text,
 		crm.email, crm.phone, text, text, bigint, text, text, text, text, text, timestamptz, timestamptz,
 		timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, timestamptz, boolean) IS
@@ -221,12 +221,72 @@ SELECT c.id AS contact_id, crm._health_round((x.p).health, 1) AS health,
 COMMENT ON VIEW crm.contact_health IS
 	'record health (0-100) of every contact the caller may see, with its parts: confidence, completeness, validity, uniqueness and per-field confidence';
 
--- STABLE: reads the contact and the settings.
+-- Duplicate suspicion by email for one contact (C: src/health.c): whether
+-- another contact the caller may see has the same email.  The same answer
+-- as EXISTS (SELECT FROM crm.contacts o WHERE o.email OPERATOR(crm.=) email
+-- AND o.id <> contact_id), but through the email index even under
+-- row-level security, which keeps that query from using the index (the
+-- email type's equality is not LEAKPROOF, so the caller's policies would
+-- be checked on every contact of their slice first): it reads the index for
+-- the ids with that email, then checks as the caller which of them the
+-- caller may see.  STABLE: reads crm.contacts.
+CREATE FUNCTION crm._health_mailbox_twin(contact_id bigint, email crm.email) RETURNS boolean
+AS 'MODULE_PATHNAME', 'crm_health_mailbox_twin'
+LANGUAGE C STABLE STRICT PARALLEL SAFE COST 100;
+COMMENT ON FUNCTION crm._health_mailbox_twin(bigint, crm.email) IS
+	'whether another contact the caller may see has the same email (internal to crm.record_health)';
+
+-- One contact's health, exactly the view's row for it, without the view's
+-- pass over every contact: the same C call (crm._contact_health) on the
+-- contact's own row, and its duplicate suspicion decided for it alone by
+-- the view's exact rule -- another contact the caller may see with the same
+-- email (crm.=, by crm._health_mailbox_twin), or at the same account with
+-- the same lower(family name) and lower(given name or '') (one probe of the
+-- account index, then the few contacts of that account).  The other
+-- inputs are probes too: the two invalidating events by their key, the
+-- email's domain in crm.email_domains by its key (disposable and not
+-- overridden as ordinary, as the view's EXCEPT).  Runs with the caller's
+-- rights, so an invisible contact gives NULL (as an unknown id does) and an
+-- invisible duplicate does not count, as in the view.  test/health_one.sql
+-- checks it against the view for every contact of a fixture, as several
+-- roles.  PL/pgSQL so that its plan is kept for the session (a SQL
+-- function is planned again on every call from a new statement, which
+-- costs more than running it).
+-- STABLE: reads the contact, its neighbours and the settings.
 CREATE FUNCTION crm.record_health(contact_id bigint) RETURNS numeric
-LANGUAGE sql STABLE STRICT PARALLEL SAFE
-BEGIN ATOMIC
-	SELECT h.health FROM crm.contact_health h WHERE h.contact_id = record_health.contact_id;
-END;
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE COST 200 SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+	RETURN (
+		SELECT crm._health_round((crm._contact_health(
+				crm._health_rates(), crm._health_part_weights(),
+				(SELECT h.required_fields FROM crm.health_settings h),
+				CASE WHEN crm._health_mailbox_twin(c.id, c.email)
+						  OR EXISTS (SELECT FROM crm.contacts o
+									  WHERE o.account_id = c.account_id AND o.id <> c.id
+										AND pg_catalog.lower(o.family_name) COLLATE "C"
+											= pg_catalog.lower(c.family_name) COLLATE "C"
+										AND pg_catalog.lower(COALESCE(o.given_name, '')) COLLATE "C"
+											= pg_catalog.lower(COALESCE(c.given_name, '')) COLLATE "C")
+					 THEN ARRAY[c.id] ELSE '{}'::bigint[] END,
+				pg_catalog.now(), c.id, c.given_name, c.family_name, c.email, c.phone, c.title, c.job_function,
+				c.account_id, c.country, c.city, c.region, c.postcode, c.lead_source, c.email_verified_at,
+				c.phone_verified_at, c.title_verified_at, c.job_function_verified_at, c.account_verified_at,
+				c.address_verified_at, c.created_at,
+				(SELECT e.occurred_at FROM crm.invalidating_events e
+				  WHERE e.contact_id = c.id AND e.kind = 'email_bounced'),
+				(SELECT e.occurred_at FROM crm.invalidating_events e
+				  WHERE e.contact_id = c.id AND e.kind = 'left_company'),
+				EXISTS (SELECT FROM crm.email_domains d
+						 WHERE d.domain = crm.email_domain(c.email) AND d.kind = 'disposable')
+				AND NOT EXISTS (SELECT FROM crm.email_domains d
+								 WHERE d.domain = crm.email_domain(c.email) AND d.kind = 'ordinary'))).health, 1)
+		  FROM crm.contacts c
+		 WHERE c.id = record_health.contact_id
+		   -- no settings row, no health (the settings are a singleton)
+		   AND EXISTS (SELECT FROM crm.health_settings));
+END
+$$;
 COMMENT ON FUNCTION crm.record_health(bigint) IS
 	'health of a contact record, 0-100: field confidence, completeness, validity and uniqueness (see crm.contact_health)';
 
