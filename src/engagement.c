@@ -27,8 +27,9 @@
  * other's points.  Removing an event (a deleted or re-dated activity)
  * subtracts a decaying rule's points like adding them; for a window rule the
  * stored times may have been pruned, so crm._engagement_refill reads the
- * contact's activities inside the window again.  crm._engagement_build is
- * the aggregate crm.rescore_all() rebuilds the rows with.
+ * contact's activities inside the window again.  crm.rescore_all()
+ * rebuilds every row from the activities with one scan
+ * (engagement_rebuild.c), through the builder at the end of this file.
  *
  * Every function takes the rules from the backend cache that the scoring
  * trigger keeps (scoring.c).  Rows are validated when read (an admin may
@@ -912,29 +913,107 @@ crm_engagement_refill(PG_FUNCTION_ARGS)
 }
 
 /*
- * crm._engagement_build(contact_id, kind, occurred_at, as_of): the
- * aggregate crm.rescore_all() rebuilds one contact's state with, from all
- * its activities.  A decaying rule's event counts from min(occurred_at,
- * as_of), as the trigger counts a future event from the moment it is
- * recorded.
+ * Fold one event of rule ri (an index into crm_scoring.rules) at time t
+ * into a state being built as of as_of, allocating in cxt.  A decaying
+ * rule's event counts from min(t, as_of), as the trigger counts a future
+ * event from the moment it is recorded; its points are summed per rule in
+ * the order the events come.  A window rule's event time is kept as it is
+ * (crm_engagement_build_tuple prunes them).  Shared by the aggregate below
+ * and by the one-scan rebuild (engagement_rebuild.c), so that both compute
+ * the same bits.
  */
-typedef struct BuildValue
+void
+crm_engagement_build_event(EngagementBuild *b, MemoryContext cxt, int ri, TimestampTz t, TimestampTz as_of)
 {
-	int			rule;			/* index into crm_scoring.rules */
-	double		sum;
-} BuildValue;
+	ScoringRule *r = &crm_scoring.rules[ri];
+	double		v;
+	int			j;
 
+	if (r->has_window)
+	{
+		if (b->ntimes == b->maxtimes)
+		{
+			if (b->maxtimes >= INT_MAX / 2)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many window events for one contact")));
+			b->maxtimes = Max(4, b->maxtimes * 2);
+			b->times = b->times == NULL
+				? MemoryContextAlloc(cxt, sizeof(EngagementBuildTime) * b->maxtimes)
+				: repalloc_huge(b->times, sizeof(EngagementBuildTime) * b->maxtimes);
+		}
+		b->times[b->ntimes].rule_id = r->id;
+		b->times[b->ntimes++].time = t;
+		return;
+	}
+	v = r->has_half_life
+		? crm_decayed_value_at(r->points, Min(t, as_of), r->half_life, as_of)
+		: r->points;
+	for (j = 0; j < b->nvalues && b->values[j].rule != ri; j++)
+		;
+	if (j < b->nvalues)
+	{
+		b->values[j].sum += v;
+		return;
+	}
+	if (b->nvalues == b->maxvalues)
+	{
+		/* one entry per rule: bounded by the number of rules */
+		b->maxvalues = Max(4, b->maxvalues * 2);
+		b->values = b->values == NULL
+			? MemoryContextAlloc(cxt, sizeof(EngagementBuildValue) * b->maxvalues)
+			: repalloc(b->values, sizeof(EngagementBuildValue) * b->maxvalues);
+	}
+	b->values[b->nvalues].rule = ri;
+	b->values[b->nvalues++].sum = v;
+}
+
+/*
+ * The state built, in its stored form (normalized: sorted, window times
+ * pruned), as a row of crm.contact_engagement; allocated in the current
+ * memory context.
+ */
+HeapTuple
+crm_engagement_build_tuple(TupleDesc desc, int64 contact_id, TimestampTz as_of, const EngagementBuild *b)
+{
+	EngagementState st;
+	int			i;
+
+	memset(&st, 0, sizeof(st));
+	st.as_of = as_of;
+	st.rule_ids = palloc(sizeof(int64) * (b->nvalues + 1));
+	st.values = palloc(sizeof(double) * (b->nvalues + 1));
+	for (i = 0; i < b->nvalues; i++)
+	{
+		st.rule_ids[i] = crm_scoring.rules[b->values[i].rule].id;
+		st.values[i] = b->values[i].sum;
+	}
+	st.nvalues = b->nvalues;
+	st.window_rule_ids = palloc(sizeof(int64) * (b->ntimes + 1));
+	st.window_times = palloc(sizeof(TimestampTz) * (b->ntimes + 1));
+	for (i = 0; i < b->ntimes; i++)
+	{
+		st.window_rule_ids[i] = b->times[i].rule_id;
+		st.window_times[i] = b->times[i].time;
+	}
+	st.ntimes = b->ntimes;
+	crm_engagement_normalize(&st);
+	return crm_engagement_tuple(desc, contact_id, &st);
+}
+
+/*
+ * crm._engagement_build(contact_id, kind, occurred_at, as_of): the
+ * aggregate that rebuilds one contact's state from all its activities.
+ * crm.rescore_all() now uses crm._engagement_rebuild (one scan, no
+ * grouping); the aggregate stays as the reference the tests compare it
+ * with, computed by the same two functions above.
+ */
 typedef struct BuildState
 {
 	uint64		generation;
 	int64		contact_id;
 	TimestampTz as_of;
-	int			nvalues;
-	int			maxvalues;
-	int			ntimes;
-	int			maxtimes;
-	BuildValue *values;			/* a contact has events of a few rules: a short list */
-	TimePair   *times;
+	EngagementBuild b;
 } BuildState;
 
 static void
@@ -981,43 +1060,10 @@ crm_engagement_build_add(PG_FUNCTION_ARGS)
 	for (i = 0; i < c->nrules; i++)
 	{
 		ScoringRule *r = &c->rules[i];
-		double		v;
-		int			j;
 
 		if (!r->active || r->kind_len != klen || memcmp(r->kind, VARDATA_ANY(kind), klen) != 0)
 			continue;
-		if (r->has_window)
-		{
-			if (bs->ntimes == bs->maxtimes)
-			{
-				bs->maxtimes = Max(4, bs->maxtimes * 2);
-				bs->times = bs->times == NULL
-					? MemoryContextAlloc(aggcontext, sizeof(TimePair) * bs->maxtimes)
-					: repalloc_huge(bs->times, sizeof(TimePair) * bs->maxtimes);
-			}
-			bs->times[bs->ntimes].rule_id = r->id;
-			bs->times[bs->ntimes++].time = t;
-			continue;
-		}
-		v = r->has_half_life
-			? crm_decayed_value_at(r->points, Min(t, bs->as_of), r->half_life, bs->as_of)
-			: r->points;
-		for (j = 0; j < bs->nvalues && bs->values[j].rule != i; j++)
-			;
-		if (j < bs->nvalues)
-		{
-			bs->values[j].sum += v;
-			continue;
-		}
-		if (bs->nvalues == bs->maxvalues)
-		{
-			bs->maxvalues = Max(4, bs->maxvalues * 2);
-			bs->values = bs->values == NULL
-				? MemoryContextAlloc(aggcontext, sizeof(BuildValue) * bs->maxvalues)
-				: repalloc(bs->values, sizeof(BuildValue) * bs->maxvalues);
-		}
-		bs->values[bs->nvalues].rule = i;
-		bs->values[bs->nvalues++].sum = v;
+		crm_engagement_build_event(&bs->b, aggcontext, i, t, bs->as_of);
 	}
 	PG_RETURN_POINTER(bs);
 }
@@ -1026,31 +1072,11 @@ Datum
 crm_engagement_build_final(PG_FUNCTION_ARGS)
 {
 	BuildState *bs;
-	EngagementState st;
-	int			i;
 
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	bs = (BuildState *) PG_GETARG_POINTER(0);
 	CheckBuildGeneration(bs);
-	memset(&st, 0, sizeof(st));
-	st.as_of = bs->as_of;
-	st.rule_ids = palloc(sizeof(int64) * (bs->nvalues + 1));
-	st.values = palloc(sizeof(double) * (bs->nvalues + 1));
-	for (i = 0; i < bs->nvalues; i++)
-	{
-		st.rule_ids[i] = crm_scoring.rules[bs->values[i].rule].id;
-		st.values[i] = bs->values[i].sum;
-	}
-	st.nvalues = bs->nvalues;
-	st.window_rule_ids = palloc(sizeof(int64) * (bs->ntimes + 1));
-	st.window_times = palloc(sizeof(TimestampTz) * (bs->ntimes + 1));
-	for (i = 0; i < bs->ntimes; i++)
-	{
-		st.window_rule_ids[i] = bs->times[i].rule_id;
-		st.window_times[i] = bs->times[i].time;
-	}
-	st.ntimes = bs->ntimes;
-	crm_engagement_normalize(&st);
-	PG_RETURN_DATUM(HeapTupleGetDatum(crm_engagement_tuple(ResultDesc(fcinfo), bs->contact_id, &st)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(crm_engagement_build_tuple(ResultDesc(fcinfo), bs->contact_id, bs->as_of,
+																 &bs->b)));
 }

@@ -108,6 +108,33 @@ typedef struct EngagementState
 	TimestampTz *window_times;
 } EngagementState;
 
+/*
+ * A state being built from a contact's events (crm_engagement_build_event):
+ * the sum of each decaying or permanent rule's points, in the order the
+ * events came, and every event time of each window rule.
+ */
+typedef struct EngagementBuildValue
+{
+	int			rule;			/* index into crm_scoring.rules */
+	double		sum;
+} EngagementBuildValue;
+
+typedef struct EngagementBuildTime
+{
+	int64		rule_id;
+	TimestampTz time;
+} EngagementBuildTime;
+
+typedef struct EngagementBuild
+{
+	int			nvalues;
+	int			maxvalues;
+	int			ntimes;
+	int			maxtimes;
+	EngagementBuildValue *values;	/* a contact has events of a few rules: a short list */
+	EngagementBuildTime *times;
+} EngagementBuild;
+
 extern double crm_engagement_at(const EngagementState *st, TimestampTz at);
 extern void crm_engagement_normalize(EngagementState *st);
 extern TimestampTz crm_scoring_cutoff(const ScoringRule *r, TimestampTz at);
@@ -119,5 +146,9 @@ extern int	crm_scoring_aside_begin(void);
 extern void crm_scoring_aside_end(int previous);
 extern Datum crm_array8(Datum *d, int n, Oid elemtype);
 extern HeapTuple crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st);
+extern void crm_engagement_build_event(EngagementBuild *b, MemoryContext cxt, int ri, TimestampTz t,
+									   TimestampTz as_of);
+extern HeapTuple crm_engagement_build_tuple(TupleDesc desc, int64 contact_id, TimestampTz as_of,
+											const EngagementBuild *b);
 
 #endif							/* CRM_SCORING_H */

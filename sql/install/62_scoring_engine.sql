@@ -133,6 +133,18 @@ REVOKE ALL ON FUNCTION crm._engagement_merge(bigint, timestamptz, bigint[], floa
 REVOKE ALL ON FUNCTION crm._engagement_refill(bigint, timestamptz, bigint[], float8[], bigint[], timestamptz[],
 											  bigint[], bigint[], timestamptz[]) FROM PUBLIC;
 REVOKE ALL ON FUNCTION crm._engagement_build(bigint, text, timestamptz, timestamptz) FROM PUBLIC;
+-- Every contact's state from one scan of the activities
+-- (src/engagement_rebuild.c): the rows GROUP BY contact_id over
+-- crm._engagement_build gives, which stays as the reference the tests
+-- compare it with.  STABLE: reads the rules and the activities.  Reads the
+-- activities past row-level security: for crm._rebuild_engagement_state
+-- only (no grant).
+CREATE FUNCTION crm._engagement_rebuild(as_of timestamptz) RETURNS SETOF crm.contact_engagement
+AS 'MODULE_PATHNAME', 'crm_engagement_rebuild'
+LANGUAGE C STABLE STRICT PARALLEL RESTRICTED COST 100000 ROWS 1000000;
+COMMENT ON FUNCTION crm._engagement_rebuild(timestamptz) IS
+	'the crm.contact_engagement row of every contact with activities of an active rule''s kind, as of as_of, from one scan of crm.activities';
+REVOKE ALL ON FUNCTION crm._engagement_rebuild(timestamptz) FROM PUBLIC;
 
 -- One row per contact and decaying rule, as the state was kept before it
 -- was packed into one row per contact: for reading and for tests.
@@ -515,32 +527,29 @@ BEGIN
 	RETURN result;
 END $$;
 
--- Rebuild crm.contact_engagement from every activity: one aggregate per
--- contact.  TRUNCATE, not DELETE: the rows are rebuilt from scratch, and
--- inserting next to millions of dead index entries costs three times as
--- much.  TRUNCATE holds an ACCESS EXCLUSIVE lock until commit, so readers
--- of the scores wait for the rescore (activity writers waited already).
--- SECURITY DEFINER because only the owner may truncate (no role holds
--- TRUNCATE on a crm table); it only rebuilds derived data, and only
--- crm_admin, through crm.rescore_all(), may call it.
+-- Rebuild crm.contact_engagement from every activity: one scan of the
+-- activities in C (crm._engagement_rebuild), its rows in contact order so
+-- that the primary key fills from its right edge.  TRUNCATE, not DELETE:
+-- the rows are rebuilt from scratch, and inserting next to millions of
+-- dead index entries costs three times as much.  TRUNCATE holds an ACCESS
+-- EXCLUSIVE lock until commit, so readers of the scores wait for the
+-- rescore (activity writers waited already).  SECURITY DEFINER because
+-- only the owner may truncate (no role holds TRUNCATE on a crm table) and
+-- call crm._engagement_rebuild; it only rebuilds derived data, and only
+-- crm_admin, through crm.rescore_all(), may call it.  work_mem bounds the
+-- rebuild's memory (times hash_mem_multiplier, as for a hash aggregate):
+-- beyond it the activities are scanned once per part of the contacts.
 CREATE FUNCTION crm._rebuild_engagement_state(as_of timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '256MB'
 AS $$
-DECLARE
-	kinds text[] := ARRAY(SELECT DISTINCT r.activity_kind FROM crm.engagement_rules r WHERE r.active);
 BEGIN
 	TRUNCATE crm.contact_engagement;
-	-- the kinds as a constant (hashed by the executor): a join with the
-	-- rules here took as long as the whole aggregate
-	EXECUTE format($q$
-		INSERT INTO crm.contact_engagement (contact_id, as_of, rule_ids, rule_values, window_rule_ids, window_times)
-		SELECT (x.e).contact_id, (x.e).as_of, (x.e).rule_ids, (x.e).rule_values, (x.e).window_rule_ids, (x.e).window_times
-		  FROM (SELECT crm._engagement_build(a.contact_id, a.kind, a.occurred_at, $1) AS e
-				  FROM crm.activities a
-				 WHERE a.kind = ANY (%L::text[])
-				 GROUP BY a.contact_id
-				OFFSET 0) x
-	$q$, kinds) USING _rebuild_engagement_state.as_of;
+	-- called in the select list (OFFSET 0 keeps it there), the function
+	-- hands its rows straight to the insert; in FROM they would be stored
+	-- in a tuplestore first
+	INSERT INTO crm.contact_engagement (contact_id, as_of, rule_ids, rule_values, window_rule_ids, window_times)
+	SELECT (x.e).contact_id, (x.e).as_of, (x.e).rule_ids, (x.e).rule_values, (x.e).window_rule_ids, (x.e).window_times
+	  FROM (SELECT crm._engagement_rebuild(_rebuild_engagement_state.as_of) AS e OFFSET 0) x;
 	-- the statistics of the new rows, for the rescore's own queries
 	ANALYZE crm.contact_engagement;
 END $$;

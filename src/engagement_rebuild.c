@@ -1,0 +1,470 @@
+/*
+ * engagement_rebuild.c
+ *	  crm._engagement_rebuild(as_of): every contact's engagement state
+ *	  (a row of crm.contact_engagement) from one scan of crm.activities.
+ *
+ * crm.rescore_all() rebuilds the state of every contact after a rule
+ * change.  As a GROUP BY contact_id over the aggregate crm._engagement_build
+ * this cost a hash aggregate over millions of activities, a function call
+ * per activity and a text comparison per activity and rule; the grouping
+ * alone took longer than the whole rebuild does here.  So this function
+ * does the same in one pass, in C:
+ *
+ *	- the activities are scanned once, in block order (synchronized scans
+ *	  off, so the order and thus the floating-point sums are the same on
+ *	  every run), under the active snapshot; only contact_id, kind and
+ *	  occurred_at are deformed, and a kind is compared in place with the
+ *	  few distinct kinds of the active rules, each mapped to its rules.
+ *	  Each activity a rule counts is kept as a 16-byte record (contact,
+ *	  time) beside the index of its kind;
+ *	- the records are sorted by contact with a stable radix sort (11 bits
+ *	  of the contact id's offset from the smallest per pass: two passes for
+ *	  a million contacts), so each contact's events stay in scan order;
+ *	- each contact's run of records is folded into its state with the very
+ *	  builder the aggregate uses (crm_engagement_build_event and
+ *	  crm_engagement_build_tuple, engagement.c): a decaying rule's points
+ *	  are summed in scan order, as the aggregate sums them, and the window
+ *	  events are pruned when the row is formed.  The rows come out in
+ *	  contact order, so that the primary key of crm.contact_engagement is
+ *	  filled from its right edge, not at random.
+ *
+ * A hash table of per-contact states was the first design: at a million
+ * contacts every activity cost three cache misses (bucket, state, sums)
+ * and that was most of the time; sorting touches memory in order.
+ *
+ * Memory stays within the hash aggregate's limit (get_hash_memory_limit():
+ * work_mem times hash_mem_multiplier; 36 bytes per activity counted, with
+ * the sort's second buffer): when the records outgrow it, the contacts are
+ * split by the top bits of a hash of their id into twice as many parts
+ * (part k of n becomes parts 2k and 2k + 1 of 2n, so the parts already
+ * returned stay returned), and the activities are scanned once per part.
+ * A contact is in one part only, and its events are read in the same block
+ * order in every part, so the rows do not depend on the number of parts;
+ * only their order does (by id within each part).
+ *
+ * The scan reads past row-level security: the function is for
+ * crm._rebuild_engagement_state only (EXECUTE revoked from PUBLIC), and
+ * checks the caller's SELECT privilege on crm.activities anyway.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/tuptable.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "parser/parse_relation.h"
+#include "port/pg_bitutils.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "scoring.h"
+
+PG_FUNCTION_INFO_V1(crm_engagement_rebuild);
+
+/* An activity a rule counts: its contact and time (its kind is kept apart). */
+typedef struct RebuildRecord
+{
+	int64		contact_id;
+	TimestampTz time;
+} RebuildRecord;
+
+static inline uint32
+ContactHash(int64 id)
+{
+	uint64		k = (uint64) id;
+
+	return murmurhash32((uint32) k ^ (uint32) (k >> 32));
+}
+
+/* The part of 2^bits a contact is in: the top bits of a hash of its id. */
+static inline uint32
+ContactPart(int64 id, int bits)
+{
+	return ContactHash(id) >> (32 - bits);
+}
+
+/* Bytes per record while sorting: two buffers of a record and a kind. */
+#define REBUILD_RECORD_BYTES (2 * (sizeof(RebuildRecord) + sizeof(uint16)))
+
+/* Radix sort digits. */
+#define REBUILD_RADIX_BITS 11
+#define REBUILD_RADIX_SIZE (1 << REBUILD_RADIX_BITS)
+
+/* A distinct activity kind of the active rules, and the rules it feeds. */
+typedef struct RebuildKind
+{
+	char	   *kind;
+	int			len;
+	int			nrules;
+	int		   *rules;			/* indexes into crm_scoring.rules, ascending */
+} RebuildKind;
+
+/* Most parts the contacts are split into to fit in memory: 2^12. */
+#define REBUILD_MAX_PART_BITS 12
+
+typedef struct RebuildState
+{
+	TimestampTz as_of;
+	uint64		generation;
+	TupleDesc	desc;
+	int			nkinds;
+	RebuildKind *kinds;
+	Size		memory_limit;
+	int			part_bits;		/* 2^part_bits parts */
+	uint32		part;			/* the part being returned */
+	MemoryContext part_cxt;		/* the records of one part: reset per part */
+	MemoryContext row_cxt;		/* one row being formed */
+	RebuildRecord *records;		/* of the part, sorted by contact once read */
+	uint16	   *record_kinds;	/* index into kinds, beside each record */
+	Size		nrecords;
+	Size		maxrecords;
+	Size		next;			/* the next contact's first record */
+	EngagementBuild build;		/* one contact's state, its arrays reused */
+} RebuildState;
+
+/* The kinds of the active rules, each with the rules it feeds. */
+static void
+PrepareKinds(RebuildState *rs)
+{
+	ScoringCache *c = &crm_scoring;
+	int			i,
+				k;
+
+	rs->kinds = palloc0(sizeof(RebuildKind) * (c->nrules + 1));
+	rs->nkinds = 0;
+	for (i = 0; i < c->nrules; i++)
+	{
+		ScoringRule *r = &c->rules[i];
+		RebuildKind *kd = NULL;
+
+		if (!r->active)
+			continue;
+		for (k = 0; k < rs->nkinds; k++)
+			if (rs->kinds[k].len == r->kind_len && memcmp(rs->kinds[k].kind, r->kind, r->kind_len) == 0)
+			{
+				kd = &rs->kinds[k];
+				break;
+			}
+		if (kd == NULL)
+		{
+			if (rs->nkinds > PG_UINT16_MAX)
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many activity kinds in the engagement rules"),
+						 errdetail("At most %d distinct kinds can be scored.", PG_UINT16_MAX + 1)));
+			kd = &rs->kinds[rs->nkinds++];
+			kd->kind = pnstrdup(r->kind, r->kind_len);
+			kd->len = r->kind_len;
+			kd->rules = palloc(sizeof(int) * c->nrules);
+		}
+		kd->rules[kd->nrules++] = i;
+	}
+}
+
+/* The kind's entry, NULL when no active rule counts it. */
+static inline const RebuildKind *
+FindKind(const RebuildState *rs, const char *kind, int len)
+{
+	int			k;
+
+	for (k = 0; k < rs->nkinds; k++)
+	{
+		const RebuildKind *kd = &rs->kinds[k];
+
+		if (kd->len == len && memcmp(kd->kind, kind, len) == 0)
+			return kd;
+	}
+	return NULL;
+}
+
+static AttrNumber
+ActivityColumn(Relation rel, const char *name, Oid type)
+{
+	AttrNumber	att = attnameAttNum(rel, name, false);
+
+	if (att <= 0 || TupleDescAttr(RelationGetDescr(rel), att - 1)->atttypid != type)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+				 errmsg("crm.activities has no column \"%s\" of type %s", name, format_type_be(type))));
+	return att;
+}
+
+/*
+ * Sort the records of the part by contact, stably: least significant digit
+ * first, over the bits of the contact ids' offsets from the smallest.
+ */
+static void
+SortRecords(RebuildState *rs, int64 min_id, int64 max_id)
+{
+	uint64		range = (uint64) max_id - (uint64) min_id;
+	int			bits = range == 0 ? 0 : pg_leftmost_one_pos64(range) + 1;
+	RebuildRecord *src = rs->records;
+	uint16	   *srck = rs->record_kinds;
+	RebuildRecord *dst;
+	uint16	   *dstk;
+	Size	   *pos;
+	Size		n = rs->nrecords;
+	int			shift;
+
+	if (bits == 0 || n < 2)
+		return;
+	dst = MemoryContextAllocHuge(rs->part_cxt, sizeof(RebuildRecord) * n);
+	dstk = MemoryContextAllocHuge(rs->part_cxt, sizeof(uint16) * n);
+	pos = palloc(sizeof(Size) * REBUILD_RADIX_SIZE);
+	for (shift = 0; shift < bits; shift += REBUILD_RADIX_BITS)
+	{
+		Size		i,
+					sum = 0;
+		RebuildRecord *tr;
+		uint16	   *tk;
+
+		CHECK_FOR_INTERRUPTS();
+		memset(pos, 0, sizeof(Size) * REBUILD_RADIX_SIZE);
+		for (i = 0; i < n; i++)
+			pos[(((uint64) src[i].contact_id - (uint64) min_id) >> shift) & (REBUILD_RADIX_SIZE - 1)]++;
+		for (i = 0; i < REBUILD_RADIX_SIZE; i++)
+		{
+			Size		c = pos[i];
+
+			pos[i] = sum;
+			sum += c;
+		}
+		for (i = 0; i < n; i++)
+		{
+			Size		d = pos[(((uint64) src[i].contact_id - (uint64) min_id) >> shift) & (REBUILD_RADIX_SIZE - 1)]++;
+
+			dst[d] = src[i];
+			dstk[d] = srck[i];
+		}
+		tr = src;
+		src = dst;
+		dst = tr;
+		tk = srck;
+		srck = dstk;
+		dstk = tk;
+	}
+	pfree(pos);
+	rs->records = src;
+	rs->record_kinds = srck;
+	pfree(dst);
+	pfree(dstk);
+}
+
+/*
+ * Read the activities of the contacts of part rs->part (of 2^part_bits)
+ * that a rule counts, sorted by contact, with one scan.  Returns false,
+ * with the part's memory reset, when they outgrow the memory limit.
+ */
+static bool
+ReadPart(RebuildState *rs)
+{
+	Relation	rel;
+	TableScanDesc scan;
+	TupleTableSlot *slot;
+	AttrNumber	a_contact,
+				a_kind,
+				a_time,
+				natts;
+	int64		min_id = PG_INT64_MAX;
+	int64		max_id = PG_INT64_MIN;
+	bool		fits = true;
+
+	MemoryContextReset(rs->part_cxt);
+	memset(&rs->build, 0, sizeof(rs->build));
+	rs->nrecords = 0;
+	rs->next = 0;
+
+	rel = table_open(crm_scoring.activities, AccessShareLock);
+	if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_SELECT) != ACLCHECK_OK)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied for table %s", RelationGetRelationName(rel))));
+	a_contact = ActivityColumn(rel, "contact_id", INT8OID);
+	a_kind = ActivityColumn(rel, "kind", TEXTOID);
+	a_time = ActivityColumn(rel, "occurred_at", TIMESTAMPTZOID);
+	natts = Max(a_contact, Max(a_kind, a_time));
+
+	/* room for as many records as the table has rows, if that fits */
+	rs->maxrecords = Max(1024, (Size) Max(rel->rd_rel->reltuples, 0) / (1 << rs->part_bits));
+	rs->maxrecords = Min(rs->maxrecords, Max(1024, rs->memory_limit / REBUILD_RECORD_BYTES));
+	rs->records = MemoryContextAllocHuge(rs->part_cxt, sizeof(RebuildRecord) * rs->maxrecords);
+	rs->record_kinds = MemoryContextAllocHuge(rs->part_cxt, sizeof(uint16) * rs->maxrecords);
+
+	slot = table_slot_create(rel, NULL);
+	/* block order from the first block: the same sums on every run */
+	scan = table_beginscan_strat(rel, GetActiveSnapshot(), 0, NULL, true, false);
+	while (table_scan_getnextslot(scan, ForwardScanDirection, slot))
+	{
+		const RebuildKind *kd;
+		struct varlena *kind;
+		int64		contact_id;
+
+		CHECK_FOR_INTERRUPTS();
+		slot_getsomeattrs(slot, natts);
+		if (slot->tts_isnull[a_contact - 1] || slot->tts_isnull[a_kind - 1] || slot->tts_isnull[a_time - 1])
+			continue;
+		contact_id = DatumGetInt64(slot->tts_values[a_contact - 1]);
+		if (rs->part_bits > 0 && ContactPart(contact_id, rs->part_bits) != rs->part)
+			continue;
+		kind = (struct varlena *) DatumGetPointer(slot->tts_values[a_kind - 1]);
+		if (VARATT_IS_EXTENDED(kind) && !VARATT_IS_SHORT(kind))
+		{
+			/* compressed or out of line: never for a short kind, but possible */
+			kind = pg_detoast_datum_packed(kind);
+			kd = FindKind(rs, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind));
+			pfree(kind);
+		}
+		else
+			kd = FindKind(rs, VARDATA_ANY(kind), VARSIZE_ANY_EXHDR(kind));
+		if (kd == NULL)
+			continue;
+
+		if (rs->nrecords == rs->maxrecords)
+		{
+			Size		max = rs->maxrecords * 2;
+
+			if (max * REBUILD_RECORD_BYTES > rs->memory_limit && rs->part_bits < REBUILD_MAX_PART_BITS)
+			{
+				fits = false;
+				break;
+			}
+			if (max > MaxAllocHugeSize / sizeof(RebuildRecord))
+				ereport(ERROR,
+						(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+						 errmsg("too many activities to rebuild engagement from")));
+			rs->records = repalloc_huge(rs->records, sizeof(RebuildRecord) * max);
+			rs->record_kinds = repalloc_huge(rs->record_kinds, sizeof(uint16) * max);
+			rs->maxrecords = max;
+		}
+		rs->records[rs->nrecords].contact_id = contact_id;
+		rs->records[rs->nrecords].time = DatumGetTimestampTz(slot->tts_values[a_time - 1]);
+		rs->record_kinds[rs->nrecords++] = (uint16) (kd - rs->kinds);
+		min_id = Min(min_id, contact_id);
+		max_id = Max(max_id, contact_id);
+	}
+	table_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, AccessShareLock);
+	if (!fits)
+	{
+		MemoryContextReset(rs->part_cxt);
+		rs->records = NULL;
+		rs->record_kinds = NULL;
+		rs->nrecords = 0;
+		return false;
+	}
+	SortRecords(rs, min_id, max_id);
+	return true;
+}
+
+/* Read part rs->part, splitting the contacts further until it fits. */
+static void
+ReadFittingPart(RebuildState *rs)
+{
+	while (!ReadPart(rs))
+	{
+		/* twice the parts: part k becomes parts 2k and 2k + 1 */
+		rs->part_bits++;
+		rs->part *= 2;
+	}
+}
+
+/*
+ * crm._engagement_rebuild(as_of timestamptz) -> SETOF crm.contact_engagement:
+ * the state of every contact with an activity of an active rule's kind, as
+ * of as_of, in contact id order within each part (one part unless memory
+ * ran short), the same rows as GROUP BY contact_id over
+ * crm._engagement_build.
+ */
+Datum
+crm_engagement_rebuild(PG_FUNCTION_ARGS)
+{
+	FuncCallContext *funcctx;
+	RebuildState *rs;
+
+	if (SRF_IS_FIRSTCALL())
+	{
+		MemoryContext old;
+		TupleDesc	desc;
+
+		funcctx = SRF_FIRSTCALL_INIT();
+		old = MemoryContextSwitchTo(funcctx->multi_call_memory_ctx);
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("function returning a row called in a context that cannot accept one")));
+		crm_scoring_ensure_cache();
+		rs = palloc0(sizeof(RebuildState));
+		rs->desc = BlessTupleDesc(desc);
+		rs->as_of = PG_GETARG_TIMESTAMPTZ(0);
+		rs->generation = crm_scoring_generation;
+		rs->memory_limit = get_hash_memory_limit();
+		rs->part_bits = 0;
+		rs->part = 0;
+		rs->part_cxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx, "engagement rebuild",
+											 ALLOCSET_DEFAULT_SIZES);
+		rs->row_cxt = AllocSetContextCreate(funcctx->multi_call_memory_ctx, "engagement rebuild row",
+											ALLOCSET_DEFAULT_SIZES);
+		PrepareKinds(rs);
+		MemoryContextSwitchTo(old);
+		funcctx->user_fctx = rs;
+		if (rs->nkinds > 0)
+			ReadFittingPart(rs);
+	}
+	funcctx = SRF_PERCALL_SETUP();
+	rs = (RebuildState *) funcctx->user_fctx;
+	if (rs->nkinds == 0)
+		SRF_RETURN_DONE(funcctx);
+	while (rs->next >= rs->nrecords)
+	{
+		if (rs->part + 1 >= ((uint32) 1 << rs->part_bits))
+		{
+			MemoryContextDelete(rs->part_cxt);
+			MemoryContextDelete(rs->row_cxt);
+			SRF_RETURN_DONE(funcctx);
+		}
+		rs->part++;
+		ReadFittingPart(rs);
+	}
+	/* the states refer to rules by their index in the cache: it must not have moved */
+	if (rs->generation != crm_scoring_generation)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("scoring rules changed while engagement was being rebuilt"),
+				 errhint("Run crm.rescore_all() again.")));
+	{
+		Size		i = rs->next;
+		int64		contact_id = rs->records[i].contact_id;
+		MemoryContext old;
+		HeapTuple	tup;
+
+		/* the contact's run of records, in scan order */
+		rs->build.nvalues = 0;
+		rs->build.ntimes = 0;
+		for (; i < rs->nrecords && rs->records[i].contact_id == contact_id; i++)
+		{
+			const RebuildKind *kd = &rs->kinds[rs->record_kinds[i]];
+			int			r;
+
+			for (r = 0; r < kd->nrules; r++)
+				crm_engagement_build_event(&rs->build, rs->part_cxt, kd->rules[r], rs->records[i].time, rs->as_of);
+		}
+		rs->next = i;
+		/* the row's scratch (sorting, pruning, arrays) in a context of our own */
+		MemoryContextReset(rs->row_cxt);
+		old = MemoryContextSwitchTo(rs->row_cxt);
+		tup = crm_engagement_build_tuple(rs->desc, contact_id, rs->as_of, &rs->build);
+		MemoryContextSwitchTo(old);
+		SRF_RETURN_NEXT(funcctx, HeapTupleGetDatum(heap_copytuple(tup)));
+	}
+}
