@@ -6,7 +6,7 @@
 -- and crm.rescore_all() must store them.  now() is fixed for the whole
 -- transaction.
 BEGIN;
-SELECT plan(16);
+SELECT plan(23);
 
 DELETE FROM crm.fit_rules;
 DELETE FROM crm.engagement_rules;
@@ -110,7 +110,8 @@ SELECT is(pg_temp.differences(now()), 0::bigint, 'split into parts to fit a smal
 RESET work_mem;
 RESET hash_mem_multiplier;
 
--- crm.rescore_all() stores exactly those rows
+-- crm.rescore_all() stores exactly those rows, appended directly to the
+-- table with their index entries
 SELECT crm.rescore_all();
 SELECT is((SELECT count(*) FROM (
 			(SELECT pg_temp.exact(e) FROM crm.contact_engagement e
@@ -119,6 +120,38 @@ SELECT is((SELECT count(*) FROM (
 			(SELECT pg_temp.exact(r) FROM pg_temp.reference(now()) r
 			 EXCEPT ALL SELECT pg_temp.exact(e) FROM crm.contact_engagement e)) d),
 	0::bigint, 'crm.rescore_all() stores the reference''s rows');
+TRUNCATE crm.contact_engagement;
+SELECT is(crm._engagement_rebuild_write(now()), (SELECT count(*) FROM pg_temp.reference(now())),
+	'the direct writer appends a row per contact to the plain table');
+SELECT throws_ok($$SELECT crm._engagement_rebuild_write(now())$$, '23505', NULL,
+	'appending them again violates the primary key: its entries are made');
+CREATE EXTENSION amcheck;
+SELECT lives_ok($$SELECT bt_index_check('crm.contact_engagement_pkey', true)$$,
+	'the primary key has an entry for every row written (amcheck, heapallindexed)');
+SELECT is((SELECT count(*) FROM crm.contact_engagement e JOIN pg_temp.reference(now()) r USING (contact_id)
+			WHERE e.rule_ids = r.rule_ids),
+		  (SELECT count(*) FROM pg_temp.reference(now())), 'and the rows are found through it');
+
+-- With a trigger on the table the rows go through SQL, and the trigger fires
+CREATE TEMP TABLE pg_temp.fired (contact_id bigint);
+CREATE FUNCTION pg_temp.fire() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO pg_temp.fired VALUES (NEW.contact_id);
+	RETURN NEW;
+END $$;
+CREATE TRIGGER regress_fire AFTER INSERT ON crm.contact_engagement FOR EACH ROW EXECUTE FUNCTION pg_temp.fire();
+SELECT is(crm._engagement_rebuild_write(now()), NULL, 'the direct writer declines a table with a trigger');
+SELECT crm.rescore_all();
+SELECT is(ARRAY[(SELECT count(*) FROM pg_temp.fired), (SELECT count(*) FROM (
+			(SELECT pg_temp.exact(e) FROM crm.contact_engagement e
+			 EXCEPT ALL SELECT pg_temp.exact(r) FROM pg_temp.reference(now()) r)
+			UNION ALL
+			(SELECT pg_temp.exact(r) FROM pg_temp.reference(now()) r
+			 EXCEPT ALL SELECT pg_temp.exact(e) FROM crm.contact_engagement e)) d)],
+	ARRAY[(SELECT count(*) FROM pg_temp.reference(now())), 0],
+	'then crm.rescore_all() inserts the same rows with SQL, firing the trigger for each');
+DROP TRIGGER regress_fire ON crm.contact_engagement;
+
 -- (the replay does not count a decaying rule's future events from the
 -- moment they are recorded, as the state does: contacts without any are
 -- compared)
@@ -141,6 +174,9 @@ SELECT ok(NOT has_function_privilege('crm_admin', 'crm._engagement_rebuild(times
 	'crm_admin cannot call it (it reads the activities past row-level security)');
 SELECT ok(NOT has_function_privilege('public', 'crm._engagement_rebuild(timestamptz)', 'EXECUTE'),
 	'nor can PUBLIC');
+SELECT ok(NOT has_function_privilege('crm_admin', 'crm._engagement_rebuild_write(timestamptz)', 'EXECUTE')
+		  AND NOT has_function_privilege('public', 'crm._engagement_rebuild_write(timestamptz)', 'EXECUTE'),
+	'nor the direct writer');
 
 SELECT * FROM finish();
 ROLLBACK;

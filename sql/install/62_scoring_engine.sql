@@ -145,6 +145,17 @@ LANGUAGE C STABLE STRICT PARALLEL RESTRICTED COST 100000 ROWS 1000000;
 COMMENT ON FUNCTION crm._engagement_rebuild(timestamptz) IS
 	'the crm.contact_engagement row of every contact with activities of an active rule''s kind, as of as_of, from one scan of crm.activities';
 REVOKE ALL ON FUNCTION crm._engagement_rebuild(timestamptz) FROM PUBLIC;
+-- The same rows appended to crm.contact_engagement directly, as COPY FROM
+-- appends them; NULL (nothing written) when the table is no longer the
+-- plain one made here (a trigger, a rule, row-level security that applies
+-- to the caller, other columns), and the caller then inserts with SQL.
+-- VOLATILE: writes.
+CREATE FUNCTION crm._engagement_rebuild_write(as_of timestamptz) RETURNS bigint
+AS 'MODULE_PATHNAME', 'crm_engagement_rebuild_write'
+LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE COST 100000;
+COMMENT ON FUNCTION crm._engagement_rebuild_write(timestamptz) IS
+	'append the rows of crm._engagement_rebuild(as_of) to crm.contact_engagement directly; the number written, or null when the table must be written with SQL';
+REVOKE ALL ON FUNCTION crm._engagement_rebuild_write(timestamptz) FROM PUBLIC;
 
 -- One row per contact and decaying rule, as the state was kept before it
 -- was packed into one row per contact: for reading and for tests.
@@ -529,27 +540,33 @@ END $$;
 
 -- Rebuild crm.contact_engagement from every activity: one scan of the
 -- activities in C (crm._engagement_rebuild), its rows in contact order so
--- that the primary key fills from its right edge.  TRUNCATE, not DELETE:
--- the rows are rebuilt from scratch, and inserting next to millions of
--- dead index entries costs three times as much.  TRUNCATE holds an ACCESS
--- EXCLUSIVE lock until commit, so readers of the scores wait for the
--- rescore (activity writers waited already).  SECURITY DEFINER because
--- only the owner may truncate (no role holds TRUNCATE on a crm table) and
--- call crm._engagement_rebuild; it only rebuilds derived data, and only
--- crm_admin, through crm.rescore_all(), may call it.  work_mem bounds the
--- rebuild's memory (times hash_mem_multiplier, as for a hash aggregate):
--- beyond it the activities are scanned once per part of the contacts.
+-- that the primary key fills from its right edge, appended directly as
+-- COPY FROM appends rows (crm._engagement_rebuild_write) unless the table
+-- has grown a trigger, a rule or a policy that applies, and then inserted
+-- with SQL.  TRUNCATE, not DELETE: the rows are rebuilt from scratch, and
+-- inserting next to millions of dead index entries costs three times as
+-- much.  TRUNCATE holds an ACCESS EXCLUSIVE lock until commit, so readers
+-- of the scores wait for the rescore (activity writers waited already).
+-- SECURITY DEFINER because only the owner may truncate (no role holds
+-- TRUNCATE on a crm table) and call the two functions; it only rebuilds
+-- derived data, and only crm_admin, through crm.rescore_all(), may call
+-- it.  work_mem bounds the rebuild's memory (times hash_mem_multiplier, as
+-- for a hash aggregate): beyond it the activities are scanned once per
+-- part of the contacts.
 CREATE FUNCTION crm._rebuild_engagement_state(as_of timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp SET work_mem = '256MB'
 AS $$
 BEGIN
 	TRUNCATE crm.contact_engagement;
-	-- called in the select list (OFFSET 0 keeps it there), the function
-	-- hands its rows straight to the insert; in FROM they would be stored
-	-- in a tuplestore first
-	INSERT INTO crm.contact_engagement (contact_id, as_of, rule_ids, rule_values, window_rule_ids, window_times)
-	SELECT (x.e).contact_id, (x.e).as_of, (x.e).rule_ids, (x.e).rule_values, (x.e).window_rule_ids, (x.e).window_times
-	  FROM (SELECT crm._engagement_rebuild(_rebuild_engagement_state.as_of) AS e OFFSET 0) x;
+	IF crm._engagement_rebuild_write(_rebuild_engagement_state.as_of) IS NULL THEN
+		-- called in the select list (OFFSET 0 keeps it there), the function
+		-- hands its rows straight to the insert; in FROM they would be
+		-- stored in a tuplestore first
+		INSERT INTO crm.contact_engagement (contact_id, as_of, rule_ids, rule_values, window_rule_ids, window_times)
+		SELECT (x.e).contact_id, (x.e).as_of, (x.e).rule_ids, (x.e).rule_values, (x.e).window_rule_ids,
+			   (x.e).window_times
+		  FROM (SELECT crm._engagement_rebuild(_rebuild_engagement_state.as_of) AS e OFFSET 0) x;
+	END IF;
 	-- the statistics of the new rows, for the rescore's own queries
 	ANALYZE crm.contact_engagement;
 END $$;
