@@ -10,7 +10,7 @@
 -- health), with unknown ids, and without a settings row.
 BEGIN;
 \ir fixtures/model.sql
-SELECT plan(28);
+SELECT plan(29);
 
 SELECT setseed(0.17);
 CREATE FUNCTION pg_temp.pick(a text[]) RETURNS text LANGUAGE sql VOLATILE
@@ -157,6 +157,9 @@ SELECT is(pg_temp.differing(), 0::bigint, 'marketing: the view''s health for eve
 RESET ROLE;
 SET ROLE regress_sup;
 SELECT is(pg_temp.differing(), 0::bigint, 'support: the view''s health for every id');
+RESET ROLE;
+SET ROLE regress_admin;
+SELECT is(pg_temp.differing(), 0::bigint, 'CRM admin: the view''s health for every id');
 RESET ROLE;
 SET ROLE regress_analyst;
 SELECT is(pg_temp.differing(), 0::bigint, 'analyst (reads all): the view''s health for every id');
