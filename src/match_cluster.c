@@ -26,6 +26,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
@@ -36,6 +37,7 @@
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 #include "utils/tuplestore.h"
+#include "utils/varlena.h"
 
 #include <math.h>
 
@@ -47,6 +49,7 @@
 PG_FUNCTION_INFO_V1(crm_match_clusters);
 PG_FUNCTION_INFO_V1(crm_match_run_pairs);
 PG_FUNCTION_INFO_V1(crm_match_run_clusters);
+PG_FUNCTION_INFO_V1(crm_match_run_summary);
 
 /* Pairs are 64-bit keys: the smaller record number high, the larger low. */
 static inline uint64
@@ -526,7 +529,9 @@ CheapKind(int kind)
  * minp and below (at or above) the veto level, the rest are not compared and
  * the pair gets that bound for its weight, which classifies it the same.
  * A pair compared in full is summed in field order, as before, so its
- * weight is exactly what it always was.
+ * weight is exactly what it always was.  When only the pairs at or above
+ * minp are kept (finding pairs, counting them), the veto level does not
+ * matter and a pair stops as soon as it must stay below minp.
  */
 typedef struct Scorer
 {
@@ -540,10 +545,11 @@ typedef struct Scorer
 	double		minw;			/* below: under minp */
 	double		vetolo;			/* below: under the veto level */
 	double		vetohi;			/* above: over it */
+	bool		strong_only;	/* only "at or above minp" matters */
 } Scorer;
 
 static void
-InitScorer(Scorer *sc, CrmMatchState *st, float8 minp)
+InitScorer(Scorer *sc, CrmMatchState *st, float8 minp, bool strong_only)
 {
 	int			nf = st->nfields;
 
@@ -565,6 +571,7 @@ InitScorer(Scorer *sc, CrmMatchState *st, float8 minp)
 	sc->minw = minp > 0.999999 ? -INFINITY : WeightOf(minp) - margin;
 	sc->vetolo = vetow - margin;
 	sc->vetohi = vetow + margin;
+	sc->strong_only = strong_only;
 	sc->order = palloc(sizeof(int) * Max(nf, 1));
 	sc->level = palloc(sizeof(int) * Max(nf, 1));
 	sc->maxrest = palloc(sizeof(double) * (nf + 1));
@@ -611,9 +618,9 @@ ScoreOne(Scorer *sc, const CrmRecordValues *ra, const CrmRecordValues *rb)
 		double		hi = sofar + sc->maxrest[k],
 					lo = sofar + sc->minrest[k];
 
-		if (hi < sc->minw && (hi < sc->vetolo || lo > sc->vetohi))
-			/* Below minp, and on one side of the veto level. */
-			return hi < sc->vetolo ? hi : lo;
+		if (hi < sc->minw && (sc->strong_only || hi < sc->vetolo || lo > sc->vetohi))
+			/* Below minp, and on one side of the veto level if it matters. */
+			return (sc->strong_only || hi < sc->vetolo) ? hi : lo;
 		sc->level[f] = crm_match_compare_field(sc->st, f, ra, rb);
 		if (sc->level[f] >= 0)
 			sofar += weights[sc->st->offset[f] + sc->level[f]];
@@ -666,7 +673,7 @@ BlockAndScore(FunctionCallInfo fcinfo, RunData *rd, bool strong_only, float8 **w
 
 	if (st->nfields != rd->nfields)
 		elog(ERROR, "field count changed while reading");
-	InitScorer(&sc, st, minp);
+	InitScorer(&sc, st, minp, strong_only);
 
 	in.nfields = nf;
 	in.nrec = rd->nrec;
@@ -882,7 +889,8 @@ ReadAndScore(FunctionCallInfo fcinfo, RunData *rd, bool strong_only, float8 **w,
 	ArrayType  *kinds = PG_GETARG_ARRAYTYPE_P(0);
 	CrmMatchState *st = crm_match_state(fcinfo, kinds, PG_GETARG_ARRAYTYPE_P(1));
 
-	if (PG_NARGS() != 6)
+	/* the six arguments every runner starts with */
+	if (PG_NARGS() < 6)
 		elog(ERROR, "crm's SQL functions do not match its library; run ALTER EXTENSION crm UPDATE");
 	memset(rd, 0, sizeof(RunData));
 	rd->cxt = CurrentMemoryContext;
@@ -1043,6 +1051,157 @@ crm_match_run_clusters(PG_FUNCTION_ARGS)
 		values[2] = Float8GetDatum(best[r]);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(work);
+	return (Datum) 0;
+}
+
+/*
+ * Order of the pairs crm.find_duplicates returns: weight descending, then
+ * the first id, then the second, as text under the database's collation.
+ */
+typedef struct SummaryPair
+{
+	double		w;
+	int32		a;
+	int32		b;
+} SummaryPair;
+
+static int
+SummaryPairCmp(const RunData *rd, const SummaryPair *x, const SummaryPair *y)
+{
+	int			c;
+
+	if (x->w != y->w)
+		return x->w > y->w ? -1 : 1;
+	c = varstr_cmp(rd->id[x->a], rd->idlen[x->a], rd->id[y->a], rd->idlen[y->a], DEFAULT_COLLATION_OID);
+	if (c != 0)
+		return c;
+	return varstr_cmp(rd->id[x->b], rd->idlen[x->b], rd->id[y->b], rd->idlen[y->b], DEFAULT_COLLATION_OID);
+}
+
+typedef struct IdRef
+{
+	const char *s;
+	int			len;
+} IdRef;
+
+static int
+IdRefCmp(const void *x, const void *y)
+{
+	const IdRef *a = x;
+	const IdRef *b = y;
+	int			c = memcmp(a->s, b->s, Min(a->len, b->len));
+
+	return c != 0 ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/*
+ * crm._match_run_summary(kinds text[], weights float8[], records refcursor,
+ *						  min_probability float8, blocking text[],
+ *						  max_block_size int, examples int)
+ *	-> TABLE (pairs bigint, ids bigint, id_a text[], id_b text[], weight float8[])
+ *
+ * What crm._match_run_pairs would return, summed up in one row: how many
+ * pairs score at or above min_probability, how many distinct ids they
+ * name, and the first examples of them in crm.find_duplicates' order.  The
+ * same records, blocks and scores; no row, record values or evidence per
+ * pair, and pairs are only kept once they reach min_probability.  (The
+ * data audit reports just this.)
+ */
+Datum
+crm_match_run_summary(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	float8		minp = PG_GETARG_FLOAT8(3);
+	int32		nexamples = PG_GETARG_INT32(6);
+	MemoryContext work,
+				old;
+	RunData		rd;
+	float8	   *w;
+	int64		np;
+	int64		npairs = 0;
+	int64		nids = 0;
+	bool	   *named;
+	IdRef	   *refs;
+	int32		nrefs = 0;
+	SummaryPair *top;
+	int32		ntop = 0;
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	Datum	   *ea,
+			   *eb,
+			   *ew;
+
+	CheckMinProbability(minp);
+	if (nexamples < 0 || nexamples > 1000)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("number of examples must be between 0 and 1000")));
+	InitMaterializedSRF(fcinfo, 0);
+	work = AllocSetContextCreate(CurrentMemoryContext, "crm match run", ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(work);
+	ReadAndScore(fcinfo, &rd, true, &w, &np);
+
+	named = palloc0(sizeof(bool) * ((Size) rd.nrec + 1));
+	top = palloc(sizeof(SummaryPair) * (nexamples + 1));
+	for (int64 i = 0; i < np; i++)
+	{
+		SummaryPair p;
+		int32		at;
+
+		if (Probability(w[i]) < minp)
+			continue;
+		p.w = w[i];
+		p.a = PairA(rd.pairs[i]);
+		p.b = PairB(rd.pairs[i]);
+		npairs++;
+		named[p.a] = named[p.b] = true;
+
+		/* keep the first nexamples, in order, by insertion */
+		if (ntop == nexamples && (ntop == 0 || SummaryPairCmp(&rd, &p, &top[ntop - 1]) >= 0))
+			continue;
+		at = ntop < nexamples ? ntop++ : ntop - 1;
+		while (at > 0 && SummaryPairCmp(&rd, &p, &top[at - 1]) < 0)
+		{
+			top[at] = top[at - 1];
+			at--;
+		}
+		top[at] = p;
+		if ((npairs & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+
+	/* distinct ids, as count(DISTINCT id) over both columns */
+	refs = MemoryContextAllocHuge(work, sizeof(IdRef) * ((Size) rd.nrec + 1));
+	for (int32 r = 1; r <= rd.nrec; r++)
+		if (named[r])
+		{
+			refs[nrefs].s = rd.id[r];
+			refs[nrefs].len = rd.idlen[r];
+			nrefs++;
+		}
+	qsort(refs, nrefs, sizeof(IdRef), IdRefCmp);
+	for (int32 i = 0; i < nrefs; i++)
+		if (i == 0 || IdRefCmp(&refs[i - 1], &refs[i]) != 0)
+			nids++;
+
+	ea = palloc(sizeof(Datum) * Max(ntop, 1));
+	eb = palloc(sizeof(Datum) * Max(ntop, 1));
+	ew = palloc(sizeof(Datum) * Max(ntop, 1));
+	for (int32 i = 0; i < ntop; i++)
+	{
+		ea[i] = PointerGetDatum(cstring_to_text_with_len(rd.id[top[i].a], rd.idlen[top[i].a]));
+		eb[i] = PointerGetDatum(cstring_to_text_with_len(rd.id[top[i].b], rd.idlen[top[i].b]));
+		ew[i] = Float8GetDatum(top[i].w);
+	}
+	values[0] = Int64GetDatum(npairs);
+	values[1] = Int64GetDatum(nids);
+	values[2] = PointerGetDatum(construct_array(ea, ntop, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(eb, ntop, TEXTOID, -1, false, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(ew, ntop, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL,
+												TYPALIGN_DOUBLE));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(work);
 	return (Datum) 0;

@@ -147,3 +147,58 @@ CREATE FUNCTION crm.match_probability(source regclass, id_a anyelement, id_b any
 	AS $$ SELECT (crm.match_evidence(source, id_a, id_b, mapping) ->> 'probability')::float8 $$;
 COMMENT ON FUNCTION crm.match_probability(regclass, anyelement, anyelement, jsonb) IS
 	'probability that two records of a table are the same entity';
+
+-- The finders' engine, summed up (src/match_cluster.c): the pairs
+-- crm._match_run_pairs would return, counted, with the distinct ids they
+-- name and the first `examples` of them in crm.find_duplicates' order.
+-- VOLATILE and PARALLEL UNSAFE as crm._match_run_pairs.
+CREATE FUNCTION crm._match_run_summary(kinds text[], weights float8[], records refcursor,
+									   min_probability float8, blocking text[], max_block_size int, examples int)
+	RETURNS TABLE (pairs bigint, ids bigint, id_a text[], id_b text[], weight float8[])
+	AS 'MODULE_PATHNAME', 'crm_match_run_summary'
+	LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE COST 100000 ROWS 1;
+COMMENT ON FUNCTION crm._match_run_summary(text[], float8[], refcursor, float8, text[], int, int) IS
+	'how many candidate pairs of the records a cursor yields score at or above min_probability, the distinct ids they name, and the first examples';
+
+-- What crm.find_duplicates finds, without the pairs: how many, how many
+-- distinct records they name, and the strongest few.  The same engine,
+-- records, blocking and scores, so the same pairs are counted; but no pair
+-- is returned, no evidence built, and a pair is dropped as soon as its
+-- score cannot reach min_probability.  For reports (the data audit's
+-- step 3) and monitoring.
+CREATE FUNCTION crm.duplicate_summary(source regclass DEFAULT 'crm.contacts'::text::regclass, mapping jsonb DEFAULT NULL,
+									  min_probability float8 DEFAULT 0.9, examples int DEFAULT 5,
+									  OUT pairs bigint, OUT records bigint, OUT example_a text[],
+									  OUT example_b text[], OUT example_probability float8[])
+	LANGUAGE plpgsql VOLATILE
+	-- As crm.find_duplicates.
+	SET cursor_tuple_fraction = 1
+AS $$
+DECLARE
+	m jsonb;
+	w float8[];
+	cur refcursor;
+BEGIN
+	IF min_probability IS NULL OR min_probability <= 0 OR min_probability > 1 THEN
+		RAISE EXCEPTION 'min_probability must be greater than 0 and at most 1'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	IF examples IS NULL OR examples < 0 OR examples > 1000 THEN
+		RAISE EXCEPTION 'examples must be between 0 and 1000'
+			USING ERRCODE = 'invalid_parameter_value';
+	END IF;
+	m := crm.match_mapping(source, mapping);
+	SELECT mm.weights INTO w FROM crm._match_model(m) mm;
+	OPEN cur NO SCROLL FOR EXECUTE crm._match_records_sql(m);
+	-- the probability exactly as crm.find_duplicates computes it
+	SELECT s.pairs, s.ids, s.id_a, s.id_b,
+		   ARRAY(SELECT 1.0 / (1.0 + pg_catalog.power(2.0::float8, -x.w))
+				   FROM pg_catalog.unnest(s.weight) WITH ORDINALITY AS x(w, o) ORDER BY x.o)
+	  INTO pairs, records, example_a, example_b, example_probability
+	  FROM crm._match_run_summary(crm._match_mapping_kinds(m), w, cur, min_probability, crm._match_blocking_rules(m),
+								  (m ->> 'max_block_size')::int, examples) s;
+	CLOSE cur;
+END;
+$$;
+COMMENT ON FUNCTION crm.duplicate_summary(regclass, jsonb, float8, int) IS
+	'how many pairs crm.find_duplicates would return, how many distinct records they name, and the strongest few, without building the pairs';
