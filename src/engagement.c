@@ -431,22 +431,34 @@ TimestampArrayDatum(const TimestampTz *v, int n)
 	return crm_array8(d, n, TIMESTAMPTZOID);
 }
 
-/* The state as a row of crm.contact_engagement. */
+/*
+ * The state as a row of crm.contact_engagement, with the fit the row keeps
+ * for crm.rescore_all() (see part 62) or none.
+ */
 HeapTuple
-crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st)
+crm_engagement_tuple_fit(TupleDesc desc, int64 contact_id, const EngagementState *st, Datum fit, bool fit_null)
 {
-	Datum		values[6];
-	bool		nulls[6] = {false, false, false, false, false, false};
+	Datum		values[ENGAGEMENT_NATTS];
+	bool		nulls[ENGAGEMENT_NATTS] = {false, false, false, false, false, false, false};
 
-	if (desc->natts != 6)
-		elog(ERROR, "crm.contact_engagement has %d columns, expected 6", desc->natts);
+	if (desc->natts != ENGAGEMENT_NATTS)
+		elog(ERROR, "crm.contact_engagement has %d columns, expected %d", desc->natts, ENGAGEMENT_NATTS);
 	values[0] = Int64GetDatum(contact_id);
 	values[1] = TimestampTzGetDatum(st->as_of);
 	values[2] = Int64ArrayDatum(st->rule_ids, st->nvalues);
 	values[3] = Float8ArrayDatum(st->values, st->nvalues);
 	values[4] = Int64ArrayDatum(st->window_rule_ids, st->ntimes);
 	values[5] = TimestampArrayDatum(st->window_times, st->ntimes);
+	values[6] = fit;
+	nulls[6] = fit_null;
 	return heap_form_tuple(desc, values, nulls);
+}
+
+/* The state as a row of crm.contact_engagement, without a fit of its own. */
+HeapTuple
+crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st)
+{
+	return crm_engagement_tuple_fit(desc, contact_id, st, (Datum) 0, true);
 }
 
 static TupleDesc

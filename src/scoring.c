@@ -114,7 +114,7 @@ static const char *const UpsertSql =
 "                                     s.window_times, excluded.as_of, excluded.rule_ids, excluded.rule_values, "
 "                                     excluded.window_rule_ids, excluded.window_times) m) "
 "RETURNING s.contact_id, crm._engagement_value(s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, "
-"                                             s.window_times, pg_catalog.now())";
+"                                             s.window_times, pg_catalog.now()), s.fit_score";
 
 /* Take removed window events out of the state (rare: deletes and re-dated activities). */
 static const char *const RefillSql =
@@ -125,7 +125,7 @@ static const char *const RefillSql =
 "                                      s.window_times, $1, $2, $3) m) "
 " WHERE s.contact_id = ANY ($1) "
 "RETURNING s.contact_id, crm._engagement_value(s.as_of, s.rule_ids, s.rule_values, s.window_rule_ids, "
-"                                             s.window_times, pg_catalog.now())";
+"                                             s.window_times, pg_catalog.now()), s.fit_score";
 
 /*
  * The contacts whose grade changed, with their new score and grade: the
@@ -133,10 +133,11 @@ static const char *const RefillSql =
  * crm.rescore_all(), since there is nothing left for it to do.
  */
 static const char *const GradeSql =
-"UPDATE crm.contacts c SET engagement_score = x.engagement, engagement_as_of = pg_catalog.now(), "
+"UPDATE crm.contacts c SET fit_score = x.fit, engagement_score = x.engagement, engagement_as_of = pg_catalog.now(), "
 "       lead_score = x.score, lead_grade = x.grade "
-"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.float8[], $3::pg_catalog.float8[], $4::pg_catalog.text[]) "
-"       AS x(id, engagement, score, grade) "
+"  FROM unnest($1::pg_catalog.int8[], $2::pg_catalog.float8[], $3::pg_catalog.float8[], $4::pg_catalog.text[], "
+"              $5::pg_catalog.float8[]) "
+"       AS x(id, engagement, score, grade, fit) "
 " WHERE c.id = x.id";
 
 /* The contacts that reach the MQL threshold: their row trigger does the rest. */
@@ -416,7 +417,9 @@ LoadCache(void)
 
 		c->engagement_direct = rel->rd_rel->relam == HEAP_TABLE_AM_OID &&
 			list_length(indexes) == 1 && linitial_oid(indexes) == c->engagement_pkey &&
-			AttnumByName(RelationGetDescr(rel), "contact_id") == 1 && RelationGetDescr(rel)->natts == 6;
+			AttnumByName(RelationGetDescr(rel), "contact_id") == 1 &&
+			AttnumByName(RelationGetDescr(rel), "fit_score") == ENGAGEMENT_NATTS &&
+			RelationGetDescr(rel)->natts == ENGAGEMENT_NATTS;
 		list_free(indexes);
 		table_close(rel, AccessShareLock);
 	}
@@ -775,11 +778,17 @@ TimeArrays(Growing *g, Datum *args)
 	args[2] = crm_array8(w, g->n, TIMESTAMPTZOID);
 }
 
-/* The engagement of each contact written, from a statement's RETURNING. */
+/*
+ * The engagement of each contact written, from a statement's RETURNING, and
+ * the fit its state row keeps (crm.rescore_all() leaves the current fit
+ * there when only the fit changed; see part 62).
+ */
 typedef struct Written
 {
 	int64		contact_id;
 	double		engagement;
+	bool		has_fit;
+	double		fit;
 	int			seq;			/* later writes win */
 } Written;
 
@@ -812,6 +821,9 @@ CollectWritten(Growing *out)
 		w = GrowingAdd(out);
 		w->contact_id = DatumGetInt64(id);
 		w->engagement = isnull ? 0.0 : DatumGetFloat8(e);
+		e = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 3, &isnull);
+		w->has_fit = !isnull;
+		w->fit = isnull ? 0.0 : DatumGetFloat8(e);
 		w->seq = out->n;
 	}
 }
@@ -865,7 +877,8 @@ UpsertState(Batch *b, Growing *values, Growing *added, Growing *written)
  */
 static bool
 UpdateStateDirect(Relation rel, Relation idx, IndexInfo *info, TupleTableSlot *slot, Snapshot snapshot,
-				  int64 contact_id, const EngagementState *delta, TimestampTz now, double *engagement)
+				  int64 contact_id, const EngagementState *delta, TimestampTz now, double *engagement,
+				  bool *has_fit, double *fit)
 {
 	ScanKeyData key;
 	IndexScanDesc scan;
@@ -892,14 +905,16 @@ UpdateStateDirect(Relation rel, Relation idx, IndexInfo *info, TupleTableSlot *s
 	if (res != TM_Ok)
 		return false;
 	slot_getallattrs(slot);
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < ENGAGEMENT_NATTS - 1; i++)
 		if (slot->tts_isnull[i])
 			return false;		/* let the upsert report it */
+	*has_fit = !slot->tts_isnull[ENGAGEMENT_NATTS - 1];
+	*fit = *has_fit ? DatumGetFloat8(slot->tts_values[ENGAGEMENT_NATTS - 1]) : 0.0;
 	crm_engagement_from_datums(&st, slot->tts_values[1], slot->tts_values[2], slot->tts_values[3],
 							   slot->tts_values[4], slot->tts_values[5]);
 	crm_engagement_add(&st, delta);
 	*engagement = crm_engagement_at(&st, now);
-	newtup = crm_engagement_tuple(RelationGetDescr(rel), contact_id, &st);
+	newtup = crm_engagement_tuple_fit(RelationGetDescr(rel), contact_id, &st, Float8GetDatum(*fit), !*has_fit);
 	tid = slot->tts_tid;
 	ExecClearTuple(slot);
 	simple_heap_update(rel, &tid, newtup);
@@ -990,6 +1005,8 @@ WriteState(Batch *b, Growing *written)
 		bool		done = false;
 		Written    *w;
 		double		engagement = 0.0;
+		bool		has_fit = false;
+		double		fit = 0.0;
 
 		CHECK_FOR_INTERRUPTS();
 		while (i < nv && v[i].contact_id == contact)
@@ -1002,7 +1019,8 @@ WriteState(Batch *b, Growing *written)
 
 			old = MemoryContextSwitchTo(tmp);
 			DeltaState(&delta, v + i0, i - i0, t + j0, j - j0, b->now);
-			done = UpdateStateDirect(rel, idx, info, slot, snapshot, contact, &delta, b->now, &engagement);
+			done = UpdateStateDirect(rel, idx, info, slot, snapshot, contact, &delta, b->now, &engagement,
+									 &has_fit, &fit);
 			MemoryContextSwitchTo(old);
 			MemoryContextReset(tmp);
 		}
@@ -1011,6 +1029,8 @@ WriteState(Batch *b, Growing *written)
 			w = GrowingAdd(written);
 			w->contact_id = contact;
 			w->engagement = engagement;
+			w->has_fit = has_fit;
+			w->fit = fit;
 			w->seq = written->n;
 			continue;
 		}
@@ -1092,6 +1112,7 @@ RefreshContacts(Growing *written)
 	Datum	   *grade_engagement = palloc(sizeof(Datum) * (written->n + 1));
 	Datum	   *grade_scores = palloc(sizeof(Datum) * (written->n + 1));
 	Datum	   *grades = palloc(sizeof(Datum) * (written->n + 1));
+	Datum	   *grade_fits = palloc(sizeof(Datum) * (written->n + 1));
 	int			n = 0;
 	int			ngrades = 0;
 	int			i;
@@ -1146,6 +1167,11 @@ RefreshContacts(Growing *written)
 		if (!found)
 			continue;			/* deleted with its activities */
 		fit = NumericAttr(slot, c_fit, &fit_null);
+		if (w[i].has_fit)
+		{
+			fit = w[i].fit;
+			fit_null = false;
+		}
 		lead_score = NumericAttr(slot, c_lead_score, &lead_score_null);
 		Grade(fit, w[i].engagement, grade);
 		d = slot_getattr(slot, c_lead_grade, &isnull);
@@ -1167,6 +1193,7 @@ RefreshContacts(Growing *written)
 			grade_ids[ngrades] = Int64GetDatum(w[i].contact_id);
 			grade_engagement[ngrades] = Float8GetDatum(w[i].engagement);
 			grade_scores[ngrades] = Float8GetDatum(score);
+			grade_fits[ngrades] = Float8GetDatum(fit);
 			grades[ngrades++] = CStringGetTextDatum(grade);
 		}
 	}
@@ -1177,16 +1204,17 @@ RefreshContacts(Growing *written)
 
 	if (ngrades > 0)
 	{
-		Oid			types[4] = {INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID};
-		Datum		args[4];
+		Oid			types[5] = {INT8ARRAYOID, FLOAT8ARRAYOID, FLOAT8ARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID};
+		Datum		args[5];
 		int			aside;
 
 		args[0] = crm_array8(grade_ids, ngrades, INT8OID);
 		args[1] = crm_array8(grade_engagement, ngrades, FLOAT8OID);
 		args[2] = crm_array8(grade_scores, ngrades, FLOAT8OID);
 		args[3] = PointerGetDatum(construct_array(grades, ngrades, TEXTOID, -1, false, TYPALIGN_INT));
+		args[4] = crm_array8(grade_fits, ngrades, FLOAT8OID);
 		aside = crm_scoring_aside_begin();
-		if (SPI_execute_plan(Prepare(&GradePlan, GradeSql, 4, types), args, NULL, false, 0) != SPI_OK_UPDATE)
+		if (SPI_execute_plan(Prepare(&GradePlan, GradeSql, 5, types), args, NULL, false, 0) != SPI_OK_UPDATE)
 			elog(ERROR, "could not update crm.contacts");
 		crm_scoring_aside_end(aside);
 	}

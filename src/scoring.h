@@ -145,10 +145,14 @@ extern void crm_engagement_from_datums(EngagementState *st, Datum as_of, Datum r
 extern int	crm_scoring_aside_begin(void);
 extern void crm_scoring_aside_end(int previous);
 extern Datum crm_array8(Datum *d, int n, Oid elemtype);
+/* Columns of crm.contact_engagement: contact_id, the state (5), fit_score. */
+#define ENGAGEMENT_NATTS 7
 extern HeapTuple crm_engagement_tuple(TupleDesc desc, int64 contact_id, const EngagementState *st);
 extern void crm_engagement_build_event(EngagementBuild *b, MemoryContext cxt, int ri, TimestampTz t,
 									   TimestampTz as_of);
 extern HeapTuple crm_engagement_build_tuple(TupleDesc desc, int64 contact_id, TimestampTz as_of,
 											const EngagementBuild *b);
+extern HeapTuple crm_engagement_tuple_fit(TupleDesc desc, int64 contact_id, const EngagementState *st,
+										  Datum fit, bool fit_null);
 
 #endif							/* CRM_SCORING_H */

@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(95);
+SELECT plan(100);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -137,11 +137,36 @@ UPDATE crm.engagement_rules SET points = 20 WHERE name = 'opened';
 UPDATE crm.fit_rules SET points = 6 WHERE name = 'mid-size';
 SELECT is(crm.rescore_all(), 2::bigint,
 	'crm.rescore_all() rewrites the contacts whose fit or grade changed: the two at the mid-size account');
-SELECT is(fit_score::float8, 48.0::float8, 'with the new points') FROM crm.contacts WHERE id = 101;
+SELECT is(fit_score, 48.0::float8, 'with the new points') FROM crm.lead_scores WHERE contact_id = 101;
+SELECT is(ARRAY[c.fit_score::float8, e.fit_score], '{47,48}'::float8[],
+	'a fit that changed without the grade is kept in the state row; the contact row is not rewritten')
+  FROM crm.contacts c JOIN crm.contact_engagement e ON e.contact_id = c.id WHERE c.id = 101;
 SELECT is(ARRAY(SELECT c.id FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
-				 WHERE c.fit_score::float8 IS DISTINCT FROM crm.fit_score(crm._fit_input(c, a))
-					OR c.lead_grade IS DISTINCT FROM crm.lead_grade(c.fit_score::float8, crm.engagement_score(c.id))),
+				  JOIN crm.lead_scores l ON l.contact_id = c.id
+				 WHERE l.fit_score IS DISTINCT FROM crm.fit_score(crm._fit_input(c, a))
+					OR c.lead_grade IS DISTINCT FROM crm.lead_grade(l.fit_score, crm.engagement_score(c.id))),
 	'{}'::bigint[], 'the set-based rescore computes the same fit and grade as the per-contact functions');
+UPDATE crm.contacts SET city = 'Leeds' WHERE id = 101;
+SELECT is(ARRAY[c.fit_score::float8, l.fit_score], '{47,48}'::float8[],
+	'an edit no fit rule reads leaves the scores as they are (no older fit comes back)')
+  FROM crm.contacts c JOIN crm.lead_scores l ON l.contact_id = c.id WHERE c.id = 101;
+SAVEPOINT state_fit;
+-- the activity trigger grades with the fit the state row keeps, and
+-- writes it to the contact row with the new grade
+UPDATE crm.contact_engagement SET fit_score = 0 WHERE contact_id = 101;
+INSERT INTO crm.activities (contact_id, kind) VALUES (101, 'web_visit');
+SELECT is(ARRAY[c.fit_score::float8, e.fit_score], '{0,0}'::float8[],
+	'an event grades with the state row''s fit and writes it to the contact row')
+  FROM crm.contacts c JOIN crm.contact_engagement e ON e.contact_id = c.id WHERE c.id = 101;
+SELECT is(left(lead_grade, 1), 'C', 'with the grade that fit gives') FROM crm.contacts WHERE id = 101;
+ROLLBACK TO SAVEPOINT state_fit;
+UPDATE crm.contacts SET lead_source = 'referral' WHERE id = 101;
+SELECT is(ARRAY[c.fit_score::float8, l.fit_score, e.fit_score],
+		  ARRAY[crm.fit_score(crm._fit_input(c, a)), crm.fit_score(crm._fit_input(c, a)), NULL],
+	'an edit of a fit input makes the contact row''s fit current again and clears the state row''s')
+  FROM crm.contacts c JOIN crm.lead_scores l ON l.contact_id = c.id
+  JOIN crm.contact_engagement e ON e.contact_id = c.id LEFT JOIN crm.accounts a ON a.id = c.account_id
+ WHERE c.id = 101;
 SELECT is(ARRAY(SELECT contact_id FROM crm.lead_scores WHERE lead_score IS DISTINCT FROM crm.lead_score(contact_id)),
 	'{}'::bigint[], 'and crm.lead_scores the same scores as crm.lead_score()');
 SELECT is(ARRAY(SELECT DISTINCT s.contact_id FROM crm.engagement_state s

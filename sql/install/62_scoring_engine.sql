@@ -48,18 +48,28 @@ CREATE TABLE crm.contact_engagement (
 	rule_ids bigint[] NOT NULL,
 	rule_values float8[] NOT NULL,
 	window_rule_ids bigint[] NOT NULL,
-	window_times timestamptz[] NOT NULL
+	window_times timestamptz[] NOT NULL,
+	-- the contact's current fit when crm.rescore_all() found it different
+	-- from crm.contacts.fit_score; null when that column is current
+	fit_score float8
 ) WITH (fillfactor = 70);
 -- Time-window rules read recent activities when an activity is deleted,
 -- and the audit reads them too: a BRIN index on the (roughly
 -- append-ordered) activity time is tiny and cheap to keep.
 CREATE INDEX activities_occurred_at_brin ON crm.activities USING brin (occurred_at);
+-- crm.rescore_all() rebuilds crm.invalidating_events (part 65) from the
+-- hard bounces and "left the company" events: a partial index holds only
+-- those few rows, so the rebuild reads them instead of every activity.
+CREATE INDEX activities_invalidating_idx ON crm.activities (contact_id, kind, occurred_at)
+	WHERE kind IN ('email_bounced', 'left_company');
 -- Derived, but dumped like every crm table; after a restore run
 -- crm.rescore_all(), which rebuilds it from the activities.
 SELECT pg_catalog.pg_extension_config_dump('crm.contact_engagement', '');
 COMMENT ON TABLE crm.contact_engagement IS
 	'per contact: the decayed value of each decaying rule as of as_of, and the event times of each time-window rule that can still count (derived; rebuilt by crm.rescore_all())';
 COMMENT ON COLUMN crm.contact_engagement.rule_ids IS 'decaying and permanent rules, in id order; rule_values holds their decayed sums as of as_of';
+COMMENT ON COLUMN crm.contact_engagement.fit_score IS
+	'the contact''s current fit score when it differs from crm.contacts.fit_score (set by crm.rescore_all(), cleared when the contact''s fit is recomputed); null when that column is current';
 COMMENT ON COLUMN crm.contact_engagement.window_rule_ids IS
 	'one entry per kept event of a time-window rule, in (rule, time) order; window_times holds the events'' times';
 
@@ -315,25 +325,36 @@ SELECT e.contact_id,
 COMMENT ON VIEW crm.engagement_now IS
 	'engagement score, decayed to now, of every contact with engagement (set-based; used by crm.lead_scores and crm.rescore_all)';
 
--- Current scores for every contact the caller may see.
+-- Current scores for every contact the caller may see.  The fit is the
+-- state row's when crm.rescore_all() left one there (the contact row's
+-- was not rewritten for a fit change alone), else the contact row's.
 CREATE VIEW crm.lead_scores WITH (security_invoker = true) AS
 SELECT c.id AS contact_id,
-	   c.fit_score::float8 AS fit_score,
+	   COALESCE(e.fit_score, c.fit_score::float8) AS fit_score,
 	   COALESCE(e.engagement_score, 0) AS engagement_score,
-	   crm.clamp_points(COALESCE(c.fit_score::float8, 0) + COALESCE(e.engagement_score, 0), 0, s.score_ceiling)
-		   AS lead_score,
-	   crm._grade(c.fit_score::float8, e.engagement_score, s.grade_a_fit, s.grade_b_fit,
+	   crm.clamp_points(COALESCE(e.fit_score, c.fit_score::float8, 0) + COALESCE(e.engagement_score, 0), 0,
+						s.score_ceiling) AS lead_score,
+	   crm._grade(COALESCE(e.fit_score, c.fit_score::float8), e.engagement_score, s.grade_a_fit, s.grade_b_fit,
 				  s.grade_1_engagement, s.grade_2_engagement) AS lead_grade,
 	   c.lifecycle_stage
   FROM crm.contacts c
  CROSS JOIN crm.scoring_settings s
-  LEFT JOIN crm.engagement_now e ON e.contact_id = c.id;
+  LEFT JOIN (SELECT e.contact_id, e.fit_score,
+					crm._engagement_value(e.as_of, e.rule_ids, e.rule_values, e.window_rule_ids, e.window_times,
+										  pg_catalog.now()) AS engagement_score
+			   FROM crm.contact_engagement e) e ON e.contact_id = c.id;
 COMMENT ON VIEW crm.lead_scores IS
 	'current fit, engagement (decayed to now), lead score and grade of every contact the caller may see';
 
 -- Keep fit, score and grade of a contact row in step with its inputs, and
--- hand it to sales when its score crosses the MQL threshold.  Fit rules are
--- evaluated only when one of their inputs changed; the rest is arithmetic.
+-- hand it to sales when its score crosses the MQL threshold.  The scores
+-- are computed again when a fit input changed or a statement wrote a score
+-- column (by hand, or to hand the contact off): the fit from the rules,
+-- score and grade from it and the engagement snapshot.  Other updates
+-- leave the score columns as they are: after a fit-rule change
+-- crm.rescore_all() may have left the current fit in the state row rather
+-- than rewrite the contact, and a score recomputed here from the contact's
+-- own older fit would undo it.
 CREATE FUNCTION crm._contacts_score() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
@@ -343,19 +364,29 @@ DECLARE
 	engagement float8;
 BEGIN
 	SELECT * INTO STRICT s FROM crm.scoring_settings;
-	IF TG_OP = 'INSERT' OR NEW.fit_score IS NULL
-	   OR (NEW.title, NEW.job_function, NEW.account_id, NEW.email::text, NEW.lead_source, NEW.country)
-		  IS DISTINCT FROM (OLD.title, OLD.job_function, OLD.account_id, OLD.email::text, OLD.lead_source, OLD.country)
-	   OR NEW.fit_score IS DISTINCT FROM OLD.fit_score THEN
+	IF TG_OP = 'UPDATE' AND NEW.fit_score IS NOT NULL
+	   AND (NEW.title, NEW.job_function, NEW.account_id, NEW.email::text, NEW.lead_source, NEW.country)
+		   IS NOT DISTINCT FROM (OLD.title, OLD.job_function, OLD.account_id, OLD.email::text, OLD.lead_source, OLD.country)
+	   AND (NEW.fit_score, NEW.engagement_score, NEW.engagement_as_of, NEW.lead_score, NEW.lead_grade)
+		   IS NOT DISTINCT FROM (OLD.fit_score, OLD.engagement_score, OLD.engagement_as_of, OLD.lead_score, OLD.lead_grade)
+	THEN
+		-- nothing the scores depend on changed
+		NULL;
+	ELSE
 		IF NEW.account_id IS NOT NULL THEN
 			SELECT * INTO a FROM crm.accounts WHERE id = NEW.account_id;
 		END IF;
 		NEW.fit_score := crm.fit_score(crm._fit_input(NEW, a));
+		IF TG_OP = 'UPDATE' THEN
+			-- the contact row holds the current fit again
+			UPDATE crm.contact_engagement e SET fit_score = NULL
+			 WHERE e.contact_id = NEW.id AND e.fit_score IS NOT NULL;
+		END IF;
+		engagement := COALESCE(NEW.engagement_score, 0);
+		NEW.lead_score := crm.clamp_points(NEW.fit_score::float8 + engagement, 0, s.score_ceiling);
+		NEW.lead_grade := crm._grade(NEW.fit_score::float8, engagement, s.grade_a_fit, s.grade_b_fit,
+									 s.grade_1_engagement, s.grade_2_engagement);
 	END IF;
-	engagement := COALESCE(NEW.engagement_score, 0);
-	NEW.lead_score := crm.clamp_points(NEW.fit_score::float8 + engagement, 0, s.score_ceiling);
-	NEW.lead_grade := crm._grade(NEW.fit_score::float8, engagement, s.grade_a_fit, s.grade_b_fit,
-								 s.grade_1_engagement, s.grade_2_engagement);
 
 	IF TG_OP = 'UPDATE' AND NEW.lifecycle_stage IS DISTINCT FROM OLD.lifecycle_stage
 	   AND crm.lifecycle_position(NEW.lifecycle_stage) < crm.lifecycle_position(OLD.lifecycle_stage)
@@ -575,11 +606,17 @@ GRANT EXECUTE ON FUNCTION crm._rebuild_engagement_state(timestamptz) TO crm_admi
 
 -- Recompute everything after a rule change, set-based: rebuild the state
 -- from the activities, then fit, engagement, score and grade of every
--- contact whose fit or grade changed in one UPDATE (the per-row trigger
--- stands aside, told by crm._set_scoring_aside), then hand off the
--- contacts that crossed the MQL threshold.  Runs with the caller's rights (crm_admin sees every contact).
--- work_mem is raised for the call so that the aggregates over every
--- activity and contact hash in memory instead of sorting on disk.
+-- contact in one statement (the per-row trigger stands aside, told by
+-- crm._set_scoring_aside), then hand off the contacts that crossed the MQL
+-- threshold.  A contact row is rewritten only when its grade or MQL status
+-- changes (or it was never scored); a fit that changed alone goes into the
+-- contact's state row, where crm.lead_scores reads it: a fit rule change
+-- typically moves the fit of a third of the contacts but the grade of a
+-- few percent, and rewriting a contact row (its seven indexes, its
+-- triggers) costs several times writing the narrow state row.  Runs with
+-- the caller's rights (crm_admin sees every contact).  work_mem is raised
+-- for the call so that the aggregates over every activity and contact hash
+-- in memory instead of sorting on disk.
 CREATE FUNCTION crm.rescore_all() RETURNS bigint
 LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog, pg_temp SET work_mem = '128MB'
 AS $$
@@ -612,7 +649,8 @@ BEGIN
 					 WHERE c.email IS NOT NULL) d
 			 WHERE d.email_domain IS NOT NULL
 		), base AS (
-			SELECT c.id, c.lead_score AS old_score, c.lifecycle_stage,
+			SELECT c.id, c.lead_score AS old_score, c.lead_grade AS old_grade, c.fit_score::float8 AS old_fit,
+				   c.lifecycle_stage,
 				   ts.seniority, lower(c.title) AS title,
 				   lower(c.job_function) AS job_function, lower(a.industry) AS industry,
 				   a.employees::numeric AS employees, a.annual_revenue::numeric AS annual_revenue,
@@ -624,15 +662,33 @@ BEGIN
 			-- materialized, and fit computed in a subquery that is not
 			-- flattened (OFFSET 0): inlined, the fit expression was
 			-- evaluated once for the test and again for each column written
-			SELECT x.id, x.fit, x.engagement,
-				   crm.clamp_points(x.fit + x.engagement, 0, $2) AS score,
-				   $8 AND crm.clamp_points(x.fit + x.engagement, 0, $2) >= $7
-				   AND crm.lifecycle_position(x.lifecycle_stage) < crm.lifecycle_position('mql') AS crossing,
-				   crm._grade(x.fit, x.engagement, $3, $4, $5, $6) AS grade
-			  FROM (SELECT b.id, b.lifecycle_stage, %s AS fit, COALESCE(e.engagement_score, 0) AS engagement
-					  FROM (SELECT base.*, k.email_kind FROM base LEFT JOIN kinds k USING (email_domain)) b
-					  LEFT JOIN crm.engagement_now e ON e.contact_id = b.id
-					OFFSET 0) x
+			SELECT y.*,
+				   y.old_score IS NULL OR y.crossing OR y.old_grade IS DISTINCT FROM y.grade AS rewrite
+			  FROM (SELECT x.id, x.fit, x.engagement, x.old_fit, x.old_score, x.old_grade, x.has_state,
+						   crm.clamp_points(x.fit + x.engagement, 0, $2) AS score,
+						   $8 AND crm.clamp_points(x.fit + x.engagement, 0, $2) >= $7
+						   AND crm.lifecycle_position(x.lifecycle_stage) < crm.lifecycle_position('mql') AS crossing,
+						   crm._grade(x.fit, x.engagement, $3, $4, $5, $6) AS grade
+					  FROM (SELECT b.id, b.lifecycle_stage, b.old_fit, b.old_score, b.old_grade,
+								   %s AS fit, COALESCE(e.engagement_score, 0) AS engagement,
+								   e.contact_id IS NOT NULL AS has_state
+							  FROM (SELECT base.*, k.email_kind FROM base LEFT JOIN kinds k USING (email_domain)) b
+							  LEFT JOIN crm.engagement_now e ON e.contact_id = b.id
+							OFFSET 0) x) y
+		), fits AS (
+			-- a fit that changed alone is kept in the state row
+			UPDATE crm.contact_engagement e SET fit_score = s.fit
+			  FROM scored s
+			 WHERE e.contact_id = s.id AND NOT s.rewrite AND s.fit IS DISTINCT FROM s.old_fit
+			RETURNING e.contact_id
+		), new_fits AS (
+			-- ... in a new, empty one for a contact without activities
+			INSERT INTO crm.contact_engagement (contact_id, as_of, rule_ids, rule_values, window_rule_ids,
+												window_times, fit_score)
+			SELECT s.id, $1, '{}', '{}', '{}', '{}', s.fit
+			  FROM scored s
+			 WHERE NOT s.has_state AND NOT s.rewrite AND s.fit IS DISTINCT FROM s.old_fit
+			RETURNING contact_id
 		), updated AS (
 			-- a lead now at or over the threshold gets no score here; the
 			-- per-row trigger sets it below and hands the contact off
@@ -641,15 +697,11 @@ BEGIN
 				   lead_score = CASE WHEN s.crossing THEN NULL ELSE s.score END,
 				   lead_grade = s.grade
 			  FROM scored s
-			 WHERE c.id = s.id
-			   -- as for activities, a contact row is rewritten only when its
-			   -- fit, grade or MQL status changes (or it was never scored):
-			   -- rewriting a million rows for decay alone would cost minutes
-			   AND (c.fit_score::float8 IS DISTINCT FROM s.fit OR c.lead_score IS NULL OR s.crossing
-					OR c.lead_grade IS DISTINCT FROM s.grade)
+			 WHERE c.id = s.id AND s.rewrite
 			RETURNING c.id, s.crossing
 		)
-		SELECT count(*), array_agg(id) FILTER (WHERE crossing) FROM updated
+		SELECT (SELECT count(*) FROM updated) + (SELECT count(*) FROM fits) + (SELECT count(*) FROM new_fits),
+			   (SELECT array_agg(id) FROM updated WHERE crossing)
 	$q$, crm._fit_sql())
 	INTO n, crossed
 	USING t, st.score_ceiling, st.grade_a_fit, st.grade_b_fit, st.grade_1_engagement, st.grade_2_engagement,
@@ -663,6 +715,6 @@ BEGIN
 	RETURN n;
 END $$;
 COMMENT ON FUNCTION crm.rescore_all() IS
-	'recompute engagement state, fit, score and grade of every contact after a rule change, handing off those that cross the MQL threshold; returns the number of contacts changed';
+	'recompute engagement state, fit, score and grade of every contact after a rule change, handing off those that cross the MQL threshold; returns the number of contacts whose fit or grade changed';
 REVOKE ALL ON FUNCTION crm.rescore_all() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION crm.rescore_all() TO crm_admin;
