@@ -532,7 +532,8 @@ CREATE TRIGGER engagement_state_cascade AFTER DELETE ON crm.engagement_rules
 -- The fit rules as one SQL expression over the columns of crm._fit_sql's
 -- FROM list (b.seniority, b.title, ...), for set-based rescoring: every
 -- contact is scored by plain expression evaluation, no per-row queries.
--- The semantics are those of crm.fit_rule_matches (tested to agree).
+-- The semantics are those of crm.fit_rule_matches (tested to agree); the
+-- text columns come in lower case, so "in" compares them as they are.
 CREATE FUNCTION crm._fit_sql() RETURNS text
 LANGUAGE plpgsql STABLE SET search_path = pg_catalog, pg_temp
 AS $$
@@ -554,8 +555,8 @@ BEGIN
 			m := CASE r.operator
 				WHEN 'is_null' THEN format('%s IS NULL', v)
 				WHEN 'is_not_null' THEN format('%s IS NOT NULL', v)
-				WHEN 'in' THEN format('COALESCE(lower(%s::text) = ANY (%L::text[]), false)', v, r.match_values)
-				WHEN 'not_in' THEN format('(%s IS NOT NULL AND NOT COALESCE(lower(%s::text) = ANY (%L::text[]), true))',
+				WHEN 'in' THEN format('COALESCE(%s::text = ANY (%L::text[]), false)', v, r.match_values)
+				WHEN 'not_in' THEN format('(%s IS NOT NULL AND NOT COALESCE(%s::text = ANY (%L::text[]), true))',
 										  v, v, r.match_values)
 				WHEN 'matches' THEN format('COALESCE(%s::text ~* ANY (%L::text[]), false)', v, r.match_values)
 				WHEN 'between' THEN format('(%s IS NOT NULL%s%s)', v,
@@ -638,8 +639,12 @@ BEGIN
 		WITH titles AS (
 			-- seniority is a handful of regular expressions: once per
 			-- distinct title, not once per contact
-			SELECT d.title, crm.title_seniority(d.title) AS seniority
+			SELECT d.title, crm.title_seniority(d.title) AS seniority, lower(d.title) AS lower_title
 			  FROM (SELECT DISTINCT c.title FROM crm.contacts c WHERE c.title IS NOT NULL) d
+		), accounts AS (
+			SELECT a.id, lower(a.industry) AS industry, a.employees::numeric AS employees,
+				   a.annual_revenue::numeric AS annual_revenue, a.country
+			  FROM crm.accounts a
 		), kinds AS MATERIALIZED (
 			-- once per domain: inlined, the planner evaluated it once per
 			-- contact and fit rule
@@ -649,14 +654,18 @@ BEGIN
 					 WHERE c.email IS NOT NULL) d
 			 WHERE d.email_domain IS NOT NULL
 		), base AS (
+			-- every text attribute in lower case once, here or per title
+			-- or account (lead sources, seniorities, domains and kinds are
+			-- lower case already): lower() in each "in" rule cost as much
+			-- as the rest of the fit
 			SELECT c.id, c.lead_score AS old_score, c.lead_grade AS old_grade, c.fit_score::float8 AS old_fit,
 				   c.lifecycle_stage,
-				   ts.seniority, lower(c.title) AS title,
-				   lower(c.job_function) AS job_function, lower(a.industry) AS industry,
-				   a.employees::numeric AS employees, a.annual_revenue::numeric AS annual_revenue,
-				   COALESCE(c.country, a.country) AS country, c.lead_source,
+				   ts.seniority, ts.lower_title AS title,
+				   lower(c.job_function) AS job_function, a.industry,
+				   a.employees, a.annual_revenue,
+				   lower(COALESCE(c.country, a.country)) AS country, c.lead_source,
 				   crm.email_domain(c.email) AS email_domain
-			  FROM crm.contacts c LEFT JOIN crm.accounts a ON a.id = c.account_id
+			  FROM crm.contacts c LEFT JOIN accounts a ON a.id = c.account_id
 			  LEFT JOIN titles ts ON ts.title = c.title
 		), scored AS MATERIALIZED (
 			-- materialized, and fit computed in a subquery that is not
