@@ -529,7 +529,7 @@ crm_engagement_rebuild(PG_FUNCTION_ARGS)
 /*
  * Whether crm.contact_engagement is the plain table this extension made,
  * so that rows can be written to it as COPY FROM writes them: a heap
- * with the six expected columns, no triggers, no rules, and no row-level
+ * with the seven expected columns, no triggers, no rules, and no row-level
  * security that applies to the current user (the extension owner).
  * Otherwise the caller inserts with SQL, so the table's own definition
  * always wins over speed.
@@ -537,18 +537,18 @@ crm_engagement_rebuild(PG_FUNCTION_ARGS)
 static bool
 EngagementWritable(Relation rel)
 {
-	static const char *const names[6] = {"contact_id", "as_of", "rule_ids", "rule_values", "window_rule_ids",
-	"window_times"};
-	static const Oid types[6] = {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, FLOAT8ARRAYOID, INT8ARRAYOID,
-	TIMESTAMPTZARRAYOID};
+	static const char *const names[ENGAGEMENT_NATTS] = {"contact_id", "as_of", "rule_ids", "rule_values",
+	"window_rule_ids", "window_times", "fit_score"};
+	static const Oid types[ENGAGEMENT_NATTS] = {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, FLOAT8ARRAYOID,
+	INT8ARRAYOID, TIMESTAMPTZARRAYOID, FLOAT8OID};
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION || rel->rd_rel->relam != HEAP_TABLE_AM_OID ||
-		rel->trigdesc != NULL || rel->rd_rules != NULL || desc->natts != 6 ||
+		rel->trigdesc != NULL || rel->rd_rules != NULL || desc->natts != ENGAGEMENT_NATTS ||
 		check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
 		return false;
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < ENGAGEMENT_NATTS; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
