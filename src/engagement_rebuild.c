@@ -35,16 +35,26 @@
  * Memory stays within the hash aggregate's limit (get_hash_memory_limit():
  * work_mem times hash_mem_multiplier; 36 bytes per activity counted, with
  * the sort's second buffer): when the records outgrow it, the contacts are
- * split by the top bits of a hash of their id into twice as many parts
- * (part k of n becomes parts 2k and 2k + 1 of 2n, so the parts already
+ * split by the top bits of a hash of their id into more parts (as many as
+ * the share of the table read before the overflow says are needed; part k
+ * of n becomes parts 2k and 2k + 1 of 2n, and so on, so the parts already
  * returned stay returned), and the activities are scanned once per part.
  * A contact is in one part only, and its events are read in the same block
  * order in every part, so the rows do not depend on the number of parts;
  * only their order does (by id within each part).
  *
- * The scan reads past row-level security: the function is for
+ * The rows are then written to crm.contact_engagement by
+ * crm._engagement_rebuild_write as COPY FROM writes (batched heap inserts,
+ * index entries through the executor): an INSERT ... SELECT of the same
+ * rows spent as long again on projecting and forming each row twice and
+ * on one WAL record per row.  It writes only while the table is the plain
+ * one made by the extension (no trigger, rule or applicable policy), and
+ * otherwise leaves the insert to SQL.
+ *
+ * Both read past row-level security: they are for
  * crm._rebuild_engagement_state only (EXECUTE revoked from PUBLIC), and
- * checks the caller's SELECT privilege on crm.activities anyway.
+ * check the caller's SELECT privilege on crm.activities (and INSERT on
+ * crm.contact_engagement) anyway.
  */
 #include "postgres.h"
 
@@ -146,6 +156,7 @@ typedef struct RebuildState
 	RebuildKind *kinds;
 	Size		memory_limit;
 	int			part_bits;		/* 2^part_bits parts */
+	int			split_bits;		/* when a part overflows: split it in 2^split_bits */
 	uint32		part;			/* the part being returned */
 	MemoryContext part_cxt;		/* the records of one part: reset per part */
 	MemoryContext row_cxt;		/* one row being formed */
@@ -304,6 +315,7 @@ ReadPart(RebuildState *rs)
 				natts;
 	int64		min_id = PG_INT64_MAX;
 	int64		max_id = PG_INT64_MIN;
+	double		scanned = 0;
 	bool		fits = true;
 
 	MemoryContextReset(rs->part_cxt);
@@ -339,6 +351,7 @@ ReadPart(RebuildState *rs)
 		int64		contact_id;
 
 		CHECK_FOR_INTERRUPTS();
+		scanned++;
 		slot_getsomeattrs(slot, natts);
 		if (slot->tts_isnull[a_contact - 1] || slot->tts_isnull[a_kind - 1] || slot->tts_isnull[a_time - 1])
 			continue;
@@ -364,6 +377,18 @@ ReadPart(RebuildState *rs)
 
 			if (max * REBUILD_RECORD_BYTES > rs->memory_limit && rs->part_bits < REBUILD_MAX_PART_BITS)
 			{
+				/*
+				 * Split the part in as many as the share of the table read so
+				 * far suggests (at least two), not by halves, each costing a
+				 * scan started for nothing.
+				 */
+				double		total = Max(rel->rd_rel->reltuples, 0) / (1 << rs->part_bits);
+				double		need = total > scanned ? (double) rs->nrecords * total / scanned : 0;
+
+				rs->split_bits = 1;
+				while (rs->split_bits + rs->part_bits < REBUILD_MAX_PART_BITS &&
+					   need * REBUILD_RECORD_BYTES > (double) rs->memory_limit * (1 << rs->split_bits))
+					rs->split_bits++;
 				fits = false;
 				break;
 			}
@@ -402,9 +427,9 @@ ReadFittingPart(RebuildState *rs)
 {
 	while (!ReadPart(rs))
 	{
-		/* twice the parts: part k becomes parts 2k and 2k + 1 */
-		rs->part_bits++;
-		rs->part *= 2;
+		/* 2^n times the parts: part k becomes parts k * 2^n to (k + 1) * 2^n - 1 */
+		rs->part_bits += rs->split_bits;
+		rs->part <<= rs->split_bits;
 	}
 }
 
