@@ -1258,7 +1258,8 @@ crm_health_mailbox_twin(PG_FUNCTION_ARGS)
 
 		ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, email_type, InvalidOid,
 							   tc->eq_opr_finfo.fn_oid, email);
-		scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+		scan = index_beginscan(rel, idx, ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot(),
+							   1, 0);
 		index_rescan(scan, &key, 1, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{

@@ -10,7 +10,7 @@
 -- health), with unknown ids, and without a settings row.
 BEGIN;
 \ir fixtures/model.sql
-SELECT plan(29);
+SELECT plan(37);
 
 SELECT setseed(0.17);
 CREATE FUNCTION pg_temp.pick(a text[]) RETURNS text LANGUAGE sql VOLATILE
@@ -170,6 +170,30 @@ SELECT throws_ok($$SELECT crm.record_health(2001)$$, '42501', 'permission denied
 SELECT throws_ok($$SELECT health FROM crm.contact_health WHERE contact_id = 2001$$, '42501',
 	'permission denied for table contacts', '(the view)');
 RESET ROLE;
+
+-- The email probe itself: under the caller's policies, refused without
+-- the privilege (even when there is no twin to hide), and the same answers
+-- without the email index (the plain query then)
+SELECT is(crm._health_mailbox_twin(2016, 'twin@dup.example'), true, 'the superuser sees 2016''s twin');
+SET ROLE regress_rep1;
+SELECT is(crm._health_mailbox_twin(2016, 'twin@dup.example'), false, 'rep1 does not');
+SELECT is(crm._health_mailbox_twin(-5, 'TWIN@dup.example'), true, 'asked for another id, its own 2016 counts');
+SELECT is(crm._health_mailbox_twin(2016, 'nobody.else@dup.example'), false, 'an email nobody has: no twin');
+RESET ROLE;
+SET ROLE regress_rep2;
+SELECT is(crm._health_mailbox_twin(2017, 'TWIN@dup.example'), false, 'rep2 does not see 2017''s twin either');
+RESET ROLE;
+SET ROLE regress_nobody;
+SELECT throws_ok($$SELECT crm._health_mailbox_twin(1, 'no.such.mailbox@nowhere.example')$$, '42501',
+	'permission denied for table contacts', 'a login without a CRM role may not ask, whatever the answer');
+RESET ROLE;
+SAVEPOINT no_index;
+DROP INDEX crm.contacts_email_idx;
+SELECT is(pg_temp.differing(), 0::bigint, 'without the email index: the view''s health for every contact');
+SET ROLE regress_rep1;
+SELECT is(pg_temp.differing(), 0::bigint, '(as rep1 too)');
+RESET ROLE;
+ROLLBACK TO SAVEPOINT no_index;
 
 -- No settings row, no health
 DELETE FROM crm.health_settings;
