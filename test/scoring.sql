@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(100);
+SELECT plan(101);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -167,6 +167,16 @@ SELECT is(ARRAY[c.fit_score::float8, l.fit_score, e.fit_score],
   FROM crm.contacts c JOIN crm.lead_scores l ON l.contact_id = c.id
   JOIN crm.contact_engagement e ON e.contact_id = c.id LEFT JOIN crm.accounts a ON a.id = c.account_id
  WHERE c.id = 101;
+SAVEPOINT quiet_contact;
+INSERT INTO crm.contacts (id, given_name, account_id, lead_source) VALUES (106, 'Fay', 9001, 'web');
+UPDATE crm.fit_rules SET points = points + 1 WHERE name = 'mid-size';
+SELECT crm.rescore_all();
+SELECT is(ARRAY[cardinality(e.rule_ids) + cardinality(e.window_rule_ids), e.fit_score - c.fit_score::float8,
+				l.fit_score - e.fit_score], '{0,1,0}'::float8[],
+	'a contact without activities whose fit changed alone gets an empty state row with the new fit')
+  FROM crm.contacts c JOIN crm.contact_engagement e ON e.contact_id = c.id
+  JOIN crm.lead_scores l ON l.contact_id = c.id WHERE c.id = 106;
+ROLLBACK TO SAVEPOINT quiet_contact;
 SELECT is(ARRAY(SELECT contact_id FROM crm.lead_scores WHERE lead_score IS DISTINCT FROM crm.lead_score(contact_id)),
 	'{}'::bigint[], 'and crm.lead_scores the same scores as crm.lead_score()');
 SELECT is(ARRAY(SELECT DISTINCT s.contact_id FROM crm.engagement_state s
