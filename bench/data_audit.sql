@@ -12,35 +12,9 @@ SET client_min_messages = warning;
 SELECT setseed(0.6);
 SELECT (:rows)::bigint AS n_contacts, greatest((:rows)::bigint / 20, 10) AS n_accounts \gset
 
-CREATE FUNCTION pg_temp.pick(a text[]) RETURNS text LANGUAGE sql VOLATILE
-	AS $$ SELECT a[1 + floor(random() * cardinality(a))::int] $$;
-CREATE FUNCTION pg_temp.time_once(label text, stmt text) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-	EXECUTE stmt;
-	PERFORM bench.note(label, round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1), 'ms');
-END $$;
-
 ALTER TABLE crm.accounts DISABLE TRIGGER ALL;
 ALTER TABLE crm.contacts DISABLE TRIGGER ALL;
-INSERT INTO crm.accounts (id, name, industry, employees, country)
-SELECT g, 'Company ' || g,
-	pg_temp.pick('{Software,software,SaaS,Retail,Manufacturing,Financial Services,Healthcare,Education}'),
-	(10 ^ (1 + random() * 3.5))::int, pg_temp.pick('{US,US,US,GB,DE,FR,AU,CA,BR,IN}')
-  FROM generate_series(1, :n_accounts) g;
-INSERT INTO crm.contacts (id, given_name, family_name, email, title, job_function, account_id, lead_source,
-						  lifecycle_stage, country, created_at, email_verified_at, title_verified_at)
-SELECT g, 'Given' || g, 'Family' || (g % 50000),
-	('p' || g || '@' || CASE WHEN random() < 0.2 THEN pg_temp.pick('{gmail.com,yahoo.com,outlook.com}')
-							 ELSE 'company' || (g % :n_accounts) || '.example' END)::crm.email,
-	pg_temp.pick('{"VP Marketing","Marketing Manager","CEO","Software Engineer","Director of Sales","Analyst","Intern","Head of IT"}'),
-	pg_temp.pick('{marketing,sales,it,engineering,finance,operations}'),
-	1 + (g % :n_accounts), pg_temp.pick('{webinar,web,referral,cold_call,event,ads}'),
-	pg_temp.pick('{subscriber,lead,lead,lead}'), NULL,
-	now() - random() * interval '1000 days',
-	CASE WHEN random() < 0.6 THEN now() - random() * interval '900 days' END,
-	CASE WHEN random() < 0.4 THEN now() - random() * interval '900 days' END
-  FROM generate_series(1, :n_contacts) g;
+\ir ../tools/bench_people.sql
 -- a hard bounce for one contact in fifty
 INSERT INTO crm.invalidating_events (contact_id, kind, occurred_at)
 SELECT g * 50, 'email_bounced', now() - random() * interval '300 days' FROM generate_series(1, :n_contacts / 50) g;
@@ -85,7 +59,7 @@ CREATE FUNCTION pg_temp.step3_before() RETURNS jsonb LANGUAGE sql AS $$
 SELECT bench.compare('audit step 3: crm.duplicate_summary', 'SELECT * FROM crm.duplicate_summary()',
 	'step 3 before: find_duplicates, counted', 'SELECT pg_temp.step3_before()', 1);
 SELECT bench.note('  pairs found', (SELECT pairs FROM crm.duplicate_summary()), 'pairs');
-SELECT pg_temp.time_once('crm.run_data_audit()', 'SELECT crm.run_data_audit()');
+SELECT bench.time_once('crm.run_data_audit()', 'SELECT crm.run_data_audit()');
 
 -- A duplicate of every fifth contact: its email in capitals, every other
 -- one with the given name's last letter dropped.
@@ -99,4 +73,4 @@ VACUUM ANALYZE crm.contacts;
 SELECT bench.compare('step 3, 20% duplicated: duplicate_summary', 'SELECT * FROM crm.duplicate_summary()',
 	'step 3 before, 20% duplicated', 'SELECT pg_temp.step3_before()', 1);
 SELECT bench.note('  pairs found', (SELECT pairs FROM crm.duplicate_summary()), 'pairs');
-SELECT pg_temp.time_once('crm.run_data_audit(), 20% duplicated', 'SELECT crm.run_data_audit()');
+SELECT bench.time_once('crm.run_data_audit(), 20% duplicated', 'SELECT crm.run_data_audit()');

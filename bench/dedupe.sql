@@ -52,21 +52,16 @@ ANALYZE bench_people;
 -- Train once (not timed in the comparison), then cluster end to end.
 SELECT crm.train_matcher('bench_people', :'mapping') \gset
 CREATE TEMP TABLE timing (what text, ms float8);
--- Also the backend's own CPU time (user + system, from /proc; the bench
--- runs as a superuser), which other work on the machine does not inflate.
-CREATE FUNCTION pg_temp.cpu_ms() RETURNS float8 LANGUAGE sql AS $$
-	SELECT ((string_to_array(split_part(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), ') ', 2), ' '))[12]::float8
-		  + (string_to_array(split_part(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), ') ', 2), ' '))[13]::float8)
-		  * 1000 / 100 $$;
+-- Also the backend's own CPU time (bench.cpu_ms).
 DO $$
 DECLARE
 	t0 timestamptz := clock_timestamp();
-	c0 float8 := pg_temp.cpu_ms();
+	c0 float8 := bench.cpu_ms();
 BEGIN
 	CREATE TEMP TABLE clusters AS SELECT * FROM crm.duplicate_clusters('bench_people',
 		'{"id": "id", "given_name": "given", "family_name": "family", "email": "email", "phone": "phone", "city": "city", "birth_date": "born"}');
 	INSERT INTO timing VALUES ('duplicate_clusters', extract(epoch FROM clock_timestamp() - t0) * 1000),
-		('duplicate_clusters cpu', pg_temp.cpu_ms() - c0);
+		('duplicate_clusters cpu', bench.cpu_ms() - c0);
 END $$;
 SELECT bench.note('duplicate_clusters end to end', (SELECT round(ms::numeric) FROM timing WHERE what = 'duplicate_clusters'), 'ms');
 SELECT bench.note('duplicate_clusters, backend CPU time', (SELECT round(ms::numeric) FROM timing WHERE what = 'duplicate_clusters cpu'), 'ms');

@@ -13,30 +13,6 @@ SELECT setseed(0.6);
 SELECT (:rows)::bigint AS n_contacts, (:rows)::bigint * 10 AS n_activities,
 	greatest((:rows)::bigint / 20, 10) AS n_accounts, greatest((:rows)::bigint / 100, 100) AS n_batch \gset
 
-CREATE FUNCTION pg_temp.pick(a text[]) RETURNS text LANGUAGE sql VOLATILE
-	AS $$ SELECT a[1 + floor(random() * cardinality(a))::int] $$;
--- one timed run of a statement, as an absolute figure
-CREATE FUNCTION pg_temp.time_once(label text, stmt text) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE t0 timestamptz := clock_timestamp();
-BEGIN
-	EXECUTE stmt;
-	PERFORM bench.note(label, round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1), 'ms');
-END $$;
-
--- The backend's own CPU time for a statement (user + system, from /proc;
--- the bench runs as a superuser), which other work on the shared machine
--- inflates less than the wall clock.
-CREATE FUNCTION pg_temp.cpu_ms() RETURNS float8 LANGUAGE sql AS $$
-	SELECT ((string_to_array(split_part(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), ') ', 2), ' '))[12]::float8
-		  + (string_to_array(split_part(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), ') ', 2), ' '))[13]::float8)
-		  * 1000 / 100 $$;
-CREATE FUNCTION pg_temp.cpu_once(label text, stmt text) RETURNS void LANGUAGE plpgsql AS $$
-DECLARE c0 float8 := pg_temp.cpu_ms();
-BEGIN
-	EXECUTE stmt;
-	PERFORM bench.note(label, round((pg_temp.cpu_ms() - c0)::numeric), 'ms CPU');
-END $$;
-
 -- Load without any trigger (scores are built by rescore_all below), the
 -- foreign-key checks included: the generated keys are right by
 -- construction, and checking ten million of them one query each would be
@@ -47,29 +23,11 @@ ALTER TABLE crm.activities DISABLE TRIGGER ALL;
 ALTER TABLE crm.deals DISABLE TRIGGER ALL;
 UPDATE crm.scoring_settings SET handoff_enabled = false;
 
-INSERT INTO crm.accounts (id, name, industry, employees, country)
-SELECT g, 'Company ' || g,
-	pg_temp.pick('{Software,software,SaaS,Retail,Manufacturing,Financial Services,Healthcare,Education}'),
-	(10 ^ (1 + random() * 3.5))::int, pg_temp.pick('{US,US,US,GB,DE,FR,AU,CA,BR,IN}')
-  FROM generate_series(1, :n_accounts) g;
-
-INSERT INTO crm.contacts (id, given_name, family_name, email, title, job_function, account_id, lead_source,
-						  lifecycle_stage, country, created_at, email_verified_at, title_verified_at)
-SELECT g, 'Given' || g, 'Family' || (g % 50000),
-	('p' || g || '@' || CASE WHEN random() < 0.2 THEN pg_temp.pick('{gmail.com,yahoo.com,outlook.com}')
-							 ELSE 'company' || (g % :n_accounts) || '.example' END)::crm.email,
-	pg_temp.pick('{"VP Marketing","Marketing Manager","CEO","Software Engineer","Director of Sales","Analyst","Intern","Head of IT"}'),
-	pg_temp.pick('{marketing,sales,it,engineering,finance,operations}'),
-	1 + (g % :n_accounts), pg_temp.pick('{webinar,web,referral,cold_call,event,ads}'),
-	pg_temp.pick('{subscriber,lead,lead,lead}'), NULL,
-	now() - random() * interval '1000 days',
-	CASE WHEN random() < 0.6 THEN now() - random() * interval '900 days' END,
-	CASE WHEN random() < 0.4 THEN now() - random() * interval '900 days' END
-  FROM generate_series(1, :n_contacts) g;
+\ir ../tools/bench_people.sql
 
 INSERT INTO crm.activities (contact_id, kind, occurred_at)
 SELECT 1 + floor(random() * :n_contacts)::bigint,
-	pg_temp.pick('{email_opened,email_opened,email_opened,email_clicked,web_visit,web_visit,form_fill,meeting,call,note,email_sent}'),
+	bench.pick('{email_opened,email_opened,email_opened,email_clicked,web_visit,web_visit,form_fill,meeting,call,note,email_sent}'),
 	-- in time order, as a CRM appends them (what the BRIN index on the
 	-- time relies on), over the past year
 	now() - interval '365 days' * (1 - (g - random()) / :n_activities)
@@ -104,14 +62,14 @@ VACUUM ANALYZE crm.deals;
 
 -- Score everything the first time (every contact row is written), then
 -- rescore after a rule change (only rows whose fit or grade changes are).
-SELECT pg_temp.time_once('first crm.rescore_all() (every row written)', 'SELECT crm.rescore_all()');
+SELECT bench.time_once('first crm.rescore_all() (every row written)', 'SELECT crm.rescore_all()');
 UPDATE crm.engagement_rules SET points = points + 1 WHERE activity_kind = 'email_opened';
 UPDATE crm.fit_rules SET points = points + 1 WHERE attribute = 'seniority' AND points > 0;
 SELECT bench.compare('crm.rescore_all() after a rule change', 'SELECT crm.rescore_all()',
 	'one scan of the activities', 'SELECT count(*) FROM crm.activities', 1);
 -- ... and its CPU time, after the same fit-rule change once more
 UPDATE crm.fit_rules SET points = points + 1 WHERE attribute = 'seniority' AND points > 0;
-SELECT pg_temp.cpu_once('crm.rescore_all() after a rule change, backend CPU', 'SELECT crm.rescore_all()');
+SELECT bench.cpu_once('crm.rescore_all() after a rule change, backend CPU', 'SELECT crm.rescore_all()');
 VACUUM ANALYZE crm.contacts;
 VACUUM ANALYZE crm.contact_engagement;
 
@@ -171,7 +129,7 @@ SELECT bench.compare('current scores, all contacts (crm.lead_scores)',
 	'SELECT count(*), sum(lead_score) FROM crm.lead_scores',
 	'stored snapshot (crm.contacts.lead_score)',
 	'SELECT count(*), sum(lead_score) FROM crm.contacts');
-SELECT pg_temp.cpu_once('crm.lead_scores, all contacts, backend CPU', 'SELECT count(*), sum(lead_score) FROM crm.lead_scores');
+SELECT bench.cpu_once('crm.lead_scores, all contacts, backend CPU', 'SELECT count(*), sum(lead_score) FROM crm.lead_scores');
 SELECT bench.compare('crm.lead_score() x 1000 contacts',
 	format('SELECT sum(crm.lead_score(1 + (g * 7919) %% %s)) FROM generate_series(1, 1000) g', :n_contacts),
 	'1000 snapshot lookups',
@@ -182,24 +140,24 @@ SELECT bench.compare('crm.lead_score() x 1000 contacts',
 SELECT bench.compare('crm.contact_health, all contacts',
 	'SELECT count(*), avg(health) FROM crm.contact_health',
 	'count(*) of crm.contacts', 'SELECT count(*) FROM crm.contacts');
-SELECT pg_temp.cpu_once('crm.contact_health, all contacts, backend CPU', 'SELECT count(*), avg(health) FROM crm.contact_health');
-SELECT pg_temp.time_once('crm.contact_health, every column', 'SELECT count(*), avg(health), avg(confidence),
+SELECT bench.cpu_once('crm.contact_health, all contacts, backend CPU', 'SELECT count(*), avg(health) FROM crm.contact_health');
+SELECT bench.time_once('crm.contact_health, every column', 'SELECT count(*), avg(health), avg(confidence),
 	avg(completeness), avg(validity), avg(uniqueness), avg(email_confidence), avg(address_confidence) FROM crm.contact_health');
-SELECT pg_temp.time_once('crm.reverification_queue(100)', 'SELECT * FROM crm.reverification_queue(100)');
+SELECT bench.time_once('crm.reverification_queue(100)', 'SELECT * FROM crm.reverification_queue(100)');
 
 -- The audit, with the dedupe engine (crm.find_duplicates) for its
 -- duplicate step, as a user runs it; and with the engine hidden for one
 -- transaction, so the audit falls back to exact email and name-at-company
 -- collisions, to show what the rest of the audit costs.
-SELECT pg_temp.time_once('crm.run_data_audit(), with dedupe engine', 'SELECT crm.run_data_audit()');
+SELECT bench.time_once('crm.run_data_audit(), with dedupe engine', 'SELECT crm.run_data_audit()');
 BEGIN;
 ALTER FUNCTION crm.find_duplicates(regclass, jsonb, double precision) RENAME TO find_duplicates_hidden;
-SELECT pg_temp.time_once('crm.run_data_audit(), exact duplicates', 'SELECT crm.run_data_audit()');
+SELECT bench.time_once('crm.run_data_audit(), exact duplicates', 'SELECT crm.run_data_audit()');
 ALTER FUNCTION crm.find_duplicates_hidden(regclass, jsonb, double precision) RENAME TO find_duplicates;
 COMMIT;
 
 -- Predictive model: train on 70%, AUC on the 30% held out.
-SELECT pg_temp.time_once('crm.train_lead_model() (70% of deals)', 'SELECT crm.train_lead_model(5, 1.0, 30)');
+SELECT bench.time_once('crm.train_lead_model() (70% of deals)', 'SELECT crm.train_lead_model(5, 1.0, 30)');
 WITH labelled AS (
 	SELECT d.contact_id, bool_or(d.status = 'won') AS won
 	  FROM crm.deals d WHERE d.status IN ('won', 'lost') AND crm.lead_model_holdout(d.contact_id, 30)

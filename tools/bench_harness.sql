@@ -46,3 +46,37 @@ BEGIN ATOMIC
 	INSERT INTO bench.results (label, value, unit) VALUES (label, value, unit);
 	SELECT format('%s: %s %s', label, value, unit);
 END;
+
+-- A random element of an array, for generating data.
+CREATE FUNCTION bench.pick(a text[]) RETURNS text
+LANGUAGE sql VOLATILE
+RETURN a[1 + floor(random() * cardinality(a))::int];
+
+-- One timed run of a statement, as an absolute figure.
+CREATE FUNCTION bench.time_once(label text, stmt text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	t0 timestamptz := clock_timestamp();
+BEGIN
+	EXECUTE stmt;
+	PERFORM bench.note(label, round((extract(epoch FROM clock_timestamp() - t0) * 1000)::numeric, 1), 'ms');
+END $$;
+
+-- The backend's own CPU time so far, user + system, in ms (from /proc; the
+-- benchmarks run as a superuser): other work on a shared machine inflates
+-- it much less than the wall clock.
+CREATE FUNCTION bench.cpu_ms() RETURNS float8
+LANGUAGE sql VOLATILE
+RETURN (SELECT (f[12]::float8 + f[13]::float8) * 1000 / 100
+		  FROM (SELECT string_to_array(split_part(pg_read_file('/proc/' || pg_backend_pid() || '/stat'), ') ', 2), ' ')
+					   AS f) x);
+
+-- The backend CPU time of one run of a statement, as an absolute figure.
+CREATE FUNCTION bench.cpu_once(label text, stmt text) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+	c0 float8 := bench.cpu_ms();
+BEGIN
+	EXECUTE stmt;
+	PERFORM bench.note(label, round((bench.cpu_ms() - c0)::numeric), 'ms CPU');
+END $$;
