@@ -3,7 +3,7 @@
 -- now() is fixed for the whole transaction, so every expected value below
 -- is exact arithmetic.
 BEGIN;
-SELECT plan(101);
+SELECT plan(102);
 
 -- A clean, known configuration.
 DELETE FROM crm.fit_rules;
@@ -154,11 +154,16 @@ SAVEPOINT state_fit;
 -- the activity trigger grades with the fit the state row keeps, and
 -- writes it to the contact row with the new grade
 UPDATE crm.contact_engagement SET fit_score = 0 WHERE contact_id = 101;
+ALTER TABLE crm.contacts DISABLE TRIGGER stamp;
+UPDATE crm.contacts SET updated_at = '2020-01-01' WHERE id = 101;
+ALTER TABLE crm.contacts ENABLE TRIGGER stamp;
 INSERT INTO crm.activities (contact_id, kind) VALUES (101, 'web_visit');
 SELECT is(ARRAY[c.fit_score::float8, e.fit_score], '{0,0}'::float8[],
 	'an event grades with the state row''s fit and writes it to the contact row')
   FROM crm.contacts c JOIN crm.contact_engagement e ON e.contact_id = c.id WHERE c.id = 101;
 SELECT is(left(lead_grade, 1), 'C', 'with the grade that fit gives') FROM crm.contacts WHERE id = 101;
+SELECT is(updated_at, '2020-01-01'::timestamptz, 'an event''s grade change is not an edit: updated_at stays that of the last edit')
+  FROM crm.contacts WHERE id = 101;
 ROLLBACK TO SAVEPOINT state_fit;
 UPDATE crm.contacts SET lead_source = 'referral' WHERE id = 101;
 SELECT is(ARRAY[c.fit_score::float8, l.fit_score, e.fit_score],

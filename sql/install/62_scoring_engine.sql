@@ -430,6 +430,15 @@ COMMENT ON FUNCTION crm._set_scoring_aside(boolean) IS
 CREATE TRIGGER score BEFORE INSERT OR UPDATE ON crm.contacts
 	FOR EACH ROW WHEN (NOT crm._scoring_stands_aside())
 	EXECUTE FUNCTION crm._contacts_score();
+-- A score written set-based is derived data, not an edit: the contact keeps
+-- the updated_at and updated_by of its last edit (stamped as the extension
+-- owner, a rescore or an event would also blank updated_by).  The stamp
+-- trigger of part 41 is made again with that condition, under its name so
+-- that BEFORE triggers keep their order.
+DROP TRIGGER stamp ON crm.contacts;
+CREATE TRIGGER stamp BEFORE INSERT OR UPDATE ON crm.contacts
+	FOR EACH ROW WHEN (NOT crm._scoring_stands_aside())
+	EXECUTE FUNCTION crm._stamp();
 
 -- Account attributes feed the fit of its contacts.
 CREATE FUNCTION crm._accounts_rescore() RETURNS trigger
